@@ -226,7 +226,8 @@ public final class EmbeddedRegistry implements AutoCloseable {
 
   private static String ownCodeSource() {
     try {
-      return Path.of(ParentWatchdog.class.getProtectionDomain().getCodeSource().getLocation().toURI())
+      return Path.of(
+              ParentWatchdog.class.getProtectionDomain().getCodeSource().getLocation().toURI())
           .toString();
     } catch (URISyntaxException e) {
       throw new IllegalStateException("cannot locate prefstream-embedded on the class path", e);

@@ -34,8 +34,8 @@ class EmbeddedStackIT {
       assertThat(registered.statusCode()).isEqualTo(200);
       registryPid = registryPid(stack);
     }
-    assertThat(ProcessHandle.of(registryPid).map(ProcessHandle::isAlive)).isNotEqualTo(
-        java.util.Optional.of(true));
+    assertThat(ProcessHandle.of(registryPid).map(ProcessHandle::isAlive))
+        .isNotEqualTo(java.util.Optional.of(true));
 
     try (EmbeddedStack again = EmbeddedStack.start(dataDir)) {
       try (Admin admin = admin(again)) {
@@ -53,7 +53,8 @@ class EmbeddedStackIT {
   }
 
   private static Admin admin(EmbeddedStack stack) {
-    return Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, stack.bootstrapServers()));
+    return Admin.create(
+        Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, stack.bootstrapServers()));
   }
 
   private static HttpResponse<String> http(String url, String body) throws Exception {
