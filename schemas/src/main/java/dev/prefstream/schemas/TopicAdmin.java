@@ -1,0 +1,68 @@
+package dev.prefstream.schemas;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Creates the topics of the catalogue that do not exist yet; leaves existing ones alone. */
+public final class TopicAdmin {
+  private static final Logger log = LoggerFactory.getLogger(TopicAdmin.class);
+
+  private TopicAdmin() {}
+
+  /**
+   * Creates missing topics.
+   *
+   * @param replicationFactor -1 for the broker's {@code default.replication.factor}
+   * @return the names created now
+   */
+  public static List<String> ensure(
+      Admin admin, Collection<Topics.TopicSpec> specs, short replicationFactor) {
+    try {
+      Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
+      List<NewTopic> missing = new ArrayList<>();
+      for (Topics.TopicSpec spec : specs) {
+        if (!existing.contains(spec.name())) {
+          Optional<Short> rf =
+              replicationFactor > 0 ? Optional.of(replicationFactor) : Optional.empty();
+          missing.add(
+              new NewTopic(spec.name(), Optional.of(spec.partitions()), rf)
+                  .configs(spec.configs()));
+        }
+      }
+      if (missing.isEmpty()) {
+        return List.of();
+      }
+      List<String> created = new ArrayList<>();
+      for (var entry : admin.createTopics(missing).values().entrySet()) {
+        try {
+          entry.getValue().get(30, TimeUnit.SECONDS);
+          created.add(entry.getKey());
+        } catch (ExecutionException e) {
+          if (!(e.getCause() instanceof TopicExistsException)) {
+            throw new IllegalStateException(
+                "cannot create topic " + entry.getKey() + ": " + e.getCause().getMessage(),
+                e.getCause());
+          }
+        }
+      }
+      log.info("created topics {}", created);
+      return created;
+    } catch (ExecutionException | TimeoutException e) {
+      throw new IllegalStateException("cannot list or create topics: " + e.getMessage(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while creating topics", e);
+    }
+  }
+}
