@@ -1,5 +1,6 @@
 package dev.prefstream.schemas.serde;
 
+import dev.prefstream.schemas.DeadLetterReason;
 import dev.prefstream.schemas.registry.SchemaRegistry;
 import dev.prefstream.schemas.registry.SchemaRegistryException;
 import java.io.ByteArrayOutputStream;
@@ -96,21 +97,18 @@ public final class ConfluentAvro<T extends SpecificRecord> {
   public T decode(byte[] bytes) {
     if (bytes == null || bytes.length == 0) {
       throw new WireFormatException(
-          WireFormatException.Reason.EMPTY_VALUE,
-          -1,
-          "empty value: expected a framed Avro record",
-          null);
+          DeadLetterReason.EMPTY_VALUE, -1, "empty value: expected a framed Avro record", null);
     }
     if (bytes.length < HEADER_BYTES) {
       throw new WireFormatException(
-          WireFormatException.Reason.TRUNCATED_HEADER,
+          DeadLetterReason.TRUNCATED_HEADER,
           -1,
           bytes.length + " bytes: the Confluent header alone takes " + HEADER_BYTES,
           null);
     }
     if (bytes[0] != MAGIC_BYTE) {
       throw new WireFormatException(
-          WireFormatException.Reason.BAD_MAGIC_BYTE,
+          DeadLetterReason.BAD_MAGIC_BYTE,
           -1,
           String.format("first byte is 0x%02x, Confluent wire format starts with 0x00", bytes[0]),
           null);
@@ -129,7 +127,7 @@ public final class ConfluentAvro<T extends SpecificRecord> {
         | ClassCastException
         | UnsupportedOperationException e) {
       throw new WireFormatException(
-          WireFormatException.Reason.CORRUPT_AVRO,
+          DeadLetterReason.CORRUPT_AVRO,
           id,
           "cannot decode " + type.getSimpleName() + " written with schema id " + id + ": " + e,
           e);
@@ -137,7 +135,7 @@ public final class ConfluentAvro<T extends SpecificRecord> {
     try {
       if (!decoder.isEnd()) {
         throw new WireFormatException(
-            WireFormatException.Reason.TRAILING_BYTES,
+            DeadLetterReason.TRAILING_BYTES,
             id,
             "bytes left after a complete " + type.getSimpleName() + " (schema id " + id + ")",
             null);
@@ -159,7 +157,7 @@ public final class ConfluentAvro<T extends SpecificRecord> {
     } catch (SchemaRegistryException e) {
       if (e.isNotFound()) {
         throw new WireFormatException(
-            WireFormatException.Reason.UNKNOWN_SCHEMA_ID,
+            DeadLetterReason.UNKNOWN_SCHEMA_ID,
             id,
             "schema id " + id + " is not in the registry",
             e);
@@ -170,7 +168,7 @@ public final class ConfluentAvro<T extends SpecificRecord> {
         SchemaCompatibility.checkReaderWriterCompatibility(schema, writer);
     if (compatibility.getType() != SchemaCompatibility.SchemaCompatibilityType.COMPATIBLE) {
       throw new WireFormatException(
-          WireFormatException.Reason.SCHEMA_MISMATCH,
+          DeadLetterReason.SCHEMA_MISMATCH,
           id,
           "schema id "
               + id

@@ -1,5 +1,6 @@
 package dev.prefstream.schemas.serde;
 
+import dev.prefstream.schemas.DeadLetterReason;
 import org.apache.kafka.common.errors.SerializationException;
 
 /**
@@ -10,45 +11,17 @@ import org.apache.kafka.common.errors.SerializationException;
 public final class WireFormatException extends SerializationException {
   private static final long serialVersionUID = 1L;
 
-  /** Why a record could not be read; the codes are part of the dead-letter contract. */
-  public enum Reason {
-    /** Null or zero-length value. */
-    EMPTY_VALUE("empty_value"),
-    /** Shorter than the 5-byte header. */
-    TRUNCATED_HEADER("truncated_header"),
-    /** First byte is not 0: not Confluent wire format. */
-    BAD_MAGIC_BYTE("bad_magic_byte"),
-    /** The registry does not know the schema id. */
-    UNKNOWN_SCHEMA_ID("unknown_schema_id"),
-    /** The writer's schema cannot be read as the expected type. */
-    SCHEMA_MISMATCH("schema_mismatch"),
-    /** The Avro body is truncated or malformed. */
-    CORRUPT_AVRO("corrupt_avro"),
-    /** Bytes left over after a complete record. */
-    TRAILING_BYTES("trailing_bytes");
-
-    private final String code;
-
-    Reason(String code) {
-      this.code = code;
-    }
-
-    /** The snake_case code written to dead letters. */
-    public String code() {
-      return code;
-    }
-  }
-
-  private final Reason reason;
+  private final DeadLetterReason reason;
   private final int schemaId;
 
-  public WireFormatException(Reason reason, int schemaId, String message, Throwable cause) {
+  public WireFormatException(
+      DeadLetterReason reason, int schemaId, String message, Throwable cause) {
     super(message, cause);
     this.reason = reason;
     this.schemaId = schemaId;
   }
 
-  public Reason reason() {
+  public DeadLetterReason reason() {
     return reason;
   }
 

@@ -4,11 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.prefstream.embedded.EmbeddedRegistry;
+import dev.prefstream.schemas.DeadLetterReason;
 import dev.prefstream.schemas.avro.FeedbackEvent;
 import dev.prefstream.schemas.avro.FeedbackKind;
 import dev.prefstream.schemas.serde.ConfluentAvro;
 import dev.prefstream.schemas.serde.WireFormatException;
-import dev.prefstream.schemas.serde.WireFormatException.Reason;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -116,18 +116,18 @@ class RestSchemaRegistryIT {
     ConfluentAvro<FeedbackEvent> codec = new ConfluentAvro<>(FeedbackEvent.class, registry, true);
     byte[] good = codec.encode("t4-value", event("e-2"));
 
-    assertReason(codec, Arrays.copyOf(good, good.length - 3), Reason.CORRUPT_AVRO);
+    assertReason(codec, Arrays.copyOf(good, good.length - 3), DeadLetterReason.CORRUPT_AVRO);
     byte[] longer = Arrays.copyOf(good, good.length + 2);
-    assertReason(codec, longer, Reason.TRAILING_BYTES);
+    assertReason(codec, longer, DeadLetterReason.TRAILING_BYTES);
     byte[] unknownId = good.clone();
     ByteBuffer.wrap(unknownId, 1, 4).putInt(987_654);
-    assertReason(codec, unknownId, Reason.UNKNOWN_SCHEMA_ID);
+    assertReason(codec, unknownId, DeadLetterReason.UNKNOWN_SCHEMA_ID);
     byte[] hugeString = good.clone();
     // event_id's length varint: a 10-byte zig-zag garbage length
     for (int i = 5; i < Math.min(hugeString.length, 15); i++) {
       hugeString[i] = (byte) 0xFF;
     }
-    assertReason(codec, hugeString, Reason.CORRUPT_AVRO);
+    assertReason(codec, hugeString, DeadLetterReason.CORRUPT_AVRO);
 
     Schema other =
         new Schema.Parser()
@@ -136,7 +136,7 @@ class RestSchemaRegistryIT {
     int otherId = registry.register("t4-other-value", other);
     GenericRecord rec = new GenericData.Record(other);
     rec.put("n", 7);
-    assertReason(codec, frame(otherId, other, rec), Reason.SCHEMA_MISMATCH);
+    assertReason(codec, frame(otherId, other, rec), DeadLetterReason.SCHEMA_MISMATCH);
   }
 
   static FeedbackEvent event(String id) {
@@ -153,7 +153,8 @@ class RestSchemaRegistryIT {
         .build();
   }
 
-  private static void assertReason(ConfluentAvro<FeedbackEvent> codec, byte[] bytes, Reason r) {
+  private static void assertReason(
+      ConfluentAvro<FeedbackEvent> codec, byte[] bytes, DeadLetterReason r) {
     assertThatThrownBy(() -> codec.decode(bytes))
         .isInstanceOfSatisfying(
             WireFormatException.class, e -> assertThat(e.reason()).isEqualTo(r));

@@ -2,6 +2,7 @@ package dev.prefstream.schemas.serde;
 
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.prefstream.schemas.DeadLetterReason;
 import dev.prefstream.schemas.avro.FeedbackEvent;
 import dev.prefstream.schemas.registry.SchemaRegistry;
 import java.lang.reflect.Proxy;
@@ -24,30 +25,29 @@ class ConfluentAvroFramingTest {
 
   @Test
   void emptyValue() {
-    assertReason(new byte[0], WireFormatException.Reason.EMPTY_VALUE);
-    assertReason(null, WireFormatException.Reason.EMPTY_VALUE);
+    assertReason(new byte[0], DeadLetterReason.EMPTY_VALUE);
+    assertReason(null, DeadLetterReason.EMPTY_VALUE);
   }
 
   @ParameterizedTest
   @ValueSource(ints = {1, 2, 3, 4})
   void headerShorterThanFiveBytes(int length) {
-    assertReason(new byte[length], WireFormatException.Reason.TRUNCATED_HEADER);
+    assertReason(new byte[length], DeadLetterReason.TRUNCATED_HEADER);
   }
 
   @Test
   void jsonIsNotConfluentFraming() {
-    assertReason("{\"event_id\":\"e\"}".getBytes(), WireFormatException.Reason.BAD_MAGIC_BYTE);
+    assertReason("{\"event_id\":\"e\"}".getBytes(), DeadLetterReason.BAD_MAGIC_BYTE);
   }
 
   @Test
   void avroSingleObjectEncodingIsNotConfluentFraming() {
     // Avro's own single-object header starts with C3 01
     assertReason(
-        new byte[] {(byte) 0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8},
-        WireFormatException.Reason.BAD_MAGIC_BYTE);
+        new byte[] {(byte) 0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8}, DeadLetterReason.BAD_MAGIC_BYTE);
   }
 
-  private void assertReason(byte[] bytes, WireFormatException.Reason reason) {
+  private void assertReason(byte[] bytes, DeadLetterReason reason) {
     assertThatThrownBy(() -> codec.decode(bytes))
         .isInstanceOfSatisfying(
             WireFormatException.class,

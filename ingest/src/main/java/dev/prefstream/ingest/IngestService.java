@@ -1,0 +1,62 @@
+package dev.prefstream.ingest;
+
+import dev.prefstream.schemas.TopicAdmin;
+import dev.prefstream.schemas.registry.SchemaRegistry;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Properties;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Runs the ingest topology: exactly-once, state under data.dir, threads replaced on errors. */
+public final class IngestService implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(IngestService.class);
+
+  private final KafkaStreams streams;
+
+  private IngestService(KafkaStreams streams) {
+    this.streams = streams;
+  }
+
+  /** Creates missing topics, then starts the topology; returns once it is running. */
+  public static IngestService start(IngestConfig config, SchemaRegistry registry) {
+    Map<String, Object> client = config.kafkaClientProperties();
+    try (Admin admin = Admin.create(client)) {
+      TopicAdmin.ensure(
+          admin,
+          config.topics().all(config.getInt(IngestConfig.TOPIC_PARTITIONS_CONFIG)),
+          config.getShort(IngestConfig.TOPIC_REPLICATION_FACTOR_CONFIG));
+    }
+    Properties props = new Properties();
+    props.putAll(client);
+    props.put(StreamsConfig.APPLICATION_ID_CONFIG, config.applicationId());
+    props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+    props.put(StreamsConfig.STATE_DIR_CONFIG, config.stateDir().toAbsolutePath().toString());
+    props.put(
+        StreamsConfig.NUM_STREAM_THREADS_CONFIG, config.getInt(IngestConfig.STREAM_THREADS_CONFIG));
+    props.put(
+        StreamsConfig.COMMIT_INTERVAL_MS_CONFIG,
+        config.getLong(IngestConfig.COMMIT_INTERVAL_MS_CONFIG));
+    KafkaStreams streams = new KafkaStreams(IngestTopology.build(config, registry), props);
+    streams.setUncaughtExceptionHandler(
+        e -> {
+          log.error("ingest stream thread failed; replacing it (its transaction is aborted)", e);
+          return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
+        });
+    streams.start();
+    return new IngestService(streams);
+  }
+
+  public KafkaStreams.State state() {
+    return streams.state();
+  }
+
+  @Override
+  public void close() {
+    streams.close(Duration.ofSeconds(30));
+  }
+}
