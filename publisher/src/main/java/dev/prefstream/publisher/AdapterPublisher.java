@@ -1,0 +1,193 @@
+package dev.prefstream.publisher;
+
+import dev.prefstream.schemas.Topics;
+import dev.prefstream.schemas.avro.AdapterChunk;
+import dev.prefstream.schemas.avro.AdapterFile;
+import dev.prefstream.schemas.avro.AdapterManifest;
+import dev.prefstream.schemas.avro.AdapterRecord;
+import dev.prefstream.schemas.registry.SchemaRegistry;
+import dev.prefstream.schemas.serde.ConfluentAvro;
+import java.nio.ByteBuffer;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.AuthorizationException;
+import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.OutOfOrderSequenceException;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Publishes adapter versions to the {@code adapters} topic, each in ONE Kafka transaction together
+ * with whatever else must commit with it (trainer state) and the consumer offsets it trained
+ * through. A version is therefore either entirely visible to read_committed consumers, with its
+ * input marked consumed, or not at all.
+ *
+ * <p>The {@code transactional.id} must be stable per trainer and model: a restarted trainer then
+ * fences its predecessor, whose late commits fail with {@link FencedException}.
+ */
+public final class AdapterPublisher implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(AdapterPublisher.class);
+
+  /** Data bytes per chunk: well under the adapters topic's 2 MiB max.message.bytes. */
+  public static final int DEFAULT_CHUNK_BYTES = 1 << 20;
+
+  private final KafkaProducer<String, byte[]> producer;
+  private final String topic;
+  private final ConfluentAvro<AdapterRecord> codec;
+  private final int chunkBytes;
+  private final String transactionalId;
+
+  /**
+   * Creates the producer and initialises its transactions (which fences any older producer with the
+   * same id and aborts its open transaction).
+   */
+  public AdapterPublisher(
+      Map<String, Object> clientProperties,
+      String transactionalId,
+      Topics topics,
+      SchemaRegistry registry,
+      int chunkBytes) {
+    if (chunkBytes < 1024) {
+      throw new IllegalArgumentException("chunk size must be >= 1024 bytes, got " + chunkBytes);
+    }
+    Map<String, Object> props = new HashMap<>(clientProperties);
+    props.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
+    props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+    props.put(ProducerConfig.ACKS_CONFIG, "all");
+    props.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Math.max(4 << 20, 2 * chunkBytes));
+    props.put(ProducerConfig.LINGER_MS_CONFIG, 5);
+    this.producer = new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer());
+    this.topic = topics.adapters();
+    this.codec = new ConfluentAvro<>(AdapterRecord.class, registry, true);
+    this.chunkBytes = chunkBytes;
+    this.transactionalId = transactionalId;
+    producer.initTransactions();
+  }
+
+  /** What one publish wrote: the manifest as committed, and where it landed. */
+  public record Published(
+      AdapterManifest manifest, TopicPartition partition, long manifestOffset) {}
+
+  /**
+   * Writes {@code files} as chunks, then the manifest, then {@code alongside}, and commits them
+   * with {@code offsets} in one transaction.
+   *
+   * @param manifest everything but {@code files}, {@code sha256} and {@code created_at}, which are
+   *     filled in here
+   * @param alongside pre-serialized records that must commit atomically with the version
+   * @param offsets the next offsets to consume, per input partition (may be empty)
+   * @param group the consumer's group metadata, for fencing of zombie consumers
+   * @throws FencedException when a newer producer with the same transactional id exists; this
+   *     publisher is then unusable
+   */
+  public Published publish(
+      AdapterManifest.Builder manifest,
+      AdapterFiles files,
+      List<ProducerRecord<String, byte[]>> alongside,
+      Map<TopicPartition, OffsetAndMetadata> offsets,
+      ConsumerGroupMetadata group) {
+    String modelId = manifest.getModelId();
+    long version = manifest.getVersion();
+    List<AdapterFile> described = new ArrayList<>();
+    String subject = ConfluentAvro.subject(topic, false);
+    producer.beginTransaction();
+    try {
+      for (Map.Entry<String, byte[]> file : files.files().entrySet()) {
+        byte[] data = file.getValue();
+        int count = Math.max(1, (data.length + chunkBytes - 1) / chunkBytes);
+        for (int i = 0; i < count; i++) {
+          int from = i * chunkBytes;
+          int to = Math.min(data.length, from + chunkBytes);
+          AdapterChunk chunk =
+              new AdapterChunk(
+                  modelId,
+                  version,
+                  file.getKey(),
+                  i,
+                  count,
+                  ByteBuffer.wrap(data, from, to - from));
+          send(subject, modelId, new AdapterRecord(chunk));
+        }
+        described.add(
+            new AdapterFile(file.getKey(), (long) data.length, AdapterFiles.sha256(data), count));
+      }
+      AdapterManifest complete =
+          manifest
+              .setFiles(described)
+              .setSha256(files.sha256())
+              .setCreatedAt(Instant.ofEpochMilli(System.currentTimeMillis()))
+              .build();
+      Future<RecordMetadata> manifestSent = send(subject, modelId, new AdapterRecord(complete));
+      for (ProducerRecord<String, byte[]> record : alongside) {
+        producer.send(record);
+      }
+      if (!offsets.isEmpty()) {
+        producer.sendOffsetsToTransaction(offsets, group);
+      }
+      producer.commitTransaction();
+      RecordMetadata where = manifestSent.get();
+      log.info(
+          "published {} v{} ({} bytes, sha256 {}) at {}@{}",
+          modelId,
+          version,
+          files.weights().length,
+          complete.getSha256().substring(0, 12),
+          where.partition(),
+          where.offset());
+      return new Published(
+          complete, new TopicPartition(where.topic(), where.partition()), where.offset());
+    } catch (ProducerFencedException | InvalidProducerEpochException e) {
+      throw new FencedException(transactionalId, e);
+    } catch (OutOfOrderSequenceException | AuthorizationException e) {
+      // fatal for this producer: nothing can be aborted; the caller must close it
+      throw e;
+    } catch (KafkaException e) {
+      abort(e);
+      throw e;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      abort(e);
+      throw new KafkaException("interrupted while publishing " + modelId + " v" + version, e);
+    } catch (ExecutionException e) {
+      // the commit succeeded, so every send did: this cannot happen after commitTransaction
+      throw new KafkaException("manifest send failed after commit", e.getCause());
+    }
+  }
+
+  private Future<RecordMetadata> send(String subject, String modelId, AdapterRecord record) {
+    return producer.send(new ProducerRecord<>(topic, modelId, codec.encode(subject, record)));
+  }
+
+  private void abort(Exception cause) {
+    try {
+      producer.abortTransaction();
+    } catch (KafkaException abortFailure) {
+      cause.addSuppressed(abortFailure);
+    }
+  }
+
+  public String transactionalId() {
+    return transactionalId;
+  }
+
+  @Override
+  public void close() {
+    producer.close();
+  }
+}

@@ -1,0 +1,270 @@
+package dev.prefstream.publisher;
+
+import dev.prefstream.schemas.avro.AdapterChunk;
+import dev.prefstream.schemas.avro.AdapterFile;
+import dev.prefstream.schemas.avro.AdapterManifest;
+import dev.prefstream.schemas.avro.AdapterRecord;
+import dev.prefstream.schemas.registry.SchemaRegistry;
+import dev.prefstream.schemas.serde.ConfluentAvro;
+import dev.prefstream.schemas.serde.WireFormatException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+import org.apache.avro.specific.SpecificData;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The serving side: consumes {@code adapters} (read_committed), reassembles each version from its
+ * chunks, verifies every file's size and sha-256 against the manifest, and writes {@code
+ * <dir>/<model>/v<version>/} atomically (a temporary directory renamed into place), so a reader
+ * never sees half an adapter. {@code <dir>/<model>/latest} is a symlink to the newest version.
+ *
+ * <p>Offsets are committed after a version is on disk; a version redelivered after a crash is found
+ * already in place and skipped.
+ */
+public final class AdapterSink implements Runnable, AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(AdapterSink.class);
+  public static final String MANIFEST_FILE = "prefstream-manifest.json";
+
+  private final SinkConfig config;
+  private final KafkaConsumer<String, byte[]> consumer;
+  private final ConfluentAvro<AdapterRecord> codec;
+  private final Consumer<Materialized> listener;
+  private final Map<String, Map<Integer, byte[]>> pendingChunks = new HashMap<>();
+  private final AtomicBoolean running = new AtomicBoolean(true);
+
+  /** A version now on disk. */
+  public record Materialized(String modelId, long version, Path dir, AdapterManifest manifest) {}
+
+  public AdapterSink(SinkConfig config, SchemaRegistry registry, Consumer<Materialized> listener) {
+    this.config = config;
+    Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
+    props.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
+    props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+    props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    props.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 8 << 20);
+    this.consumer =
+        new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer());
+    this.codec = new ConfluentAvro<>(AdapterRecord.class, registry, false);
+    this.listener = listener;
+    consumer.subscribe(List.of(config.topics().adapters()));
+  }
+
+  /** Polls until {@link #close()} is called from another thread. */
+  @Override
+  public void run() {
+    try {
+      while (running.get()) {
+        for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(500))) {
+          handle(record);
+        }
+      }
+    } catch (WakeupException e) {
+      if (running.get()) {
+        throw e;
+      }
+    } finally {
+      consumer.close();
+    }
+  }
+
+  private void handle(ConsumerRecord<String, byte[]> record) {
+    AdapterRecord decoded;
+    try {
+      decoded = codec.decode(record.value());
+    } catch (WireFormatException e) {
+      log.error(
+          "skipping unreadable record {}-{}@{} ({}): {}",
+          record.topic(),
+          record.partition(),
+          record.offset(),
+          e.reason().code(),
+          e.getMessage());
+      return;
+    }
+    if (decoded.getPayload() instanceof AdapterChunk chunk) {
+      String key = chunkKey(chunk.getModelId(), chunk.getVersion(), chunk.getFile());
+      pendingChunks
+          .computeIfAbsent(key, k -> new HashMap<>())
+          .put(chunk.getIndex(), toBytes(chunk.getData()));
+      return;
+    }
+    AdapterManifest manifest = (AdapterManifest) decoded.getPayload();
+    try {
+      materialize(manifest);
+    } finally {
+      for (AdapterFile file : manifest.getFiles()) {
+        pendingChunks.remove(
+            chunkKey(manifest.getModelId(), manifest.getVersion(), file.getName()));
+      }
+    }
+    consumer.commitSync();
+  }
+
+  private void materialize(AdapterManifest manifest) {
+    String modelId = manifest.getModelId();
+    long version = manifest.getVersion();
+    Path modelDir = config.dir().resolve(modelId);
+    Path target = modelDir.resolve("v" + version);
+    if (Files.isDirectory(target)) {
+      log.info("{} v{} already in {}", modelId, version, target);
+      return;
+    }
+    Map<String, byte[]> files = new HashMap<>();
+    for (AdapterFile file : manifest.getFiles()) {
+      byte[] data = assemble(manifest, file);
+      if (data == null) {
+        return;
+      }
+      files.put(file.getName(), data);
+    }
+    AdapterFiles adapter = AdapterFiles.of(files);
+    if (!adapter.sha256().equals(manifest.getSha256())) {
+      log.error(
+          "{} v{}: weights sha256 {} differs from the manifest's {}; not materialized",
+          modelId,
+          version,
+          adapter.sha256(),
+          manifest.getSha256());
+      return;
+    }
+    try {
+      Files.createDirectories(modelDir);
+      Path tmp = Files.createTempDirectory(modelDir, ".tmp-v" + version + "-");
+      for (Map.Entry<String, byte[]> file : files.entrySet()) {
+        Files.write(tmp.resolve(file.getKey()), file.getValue());
+      }
+      Files.writeString(
+          tmp.resolve(MANIFEST_FILE),
+          SpecificData.get().toString(manifest) + "\n",
+          StandardCharsets.UTF_8);
+      try {
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+      } catch (FileAlreadyExistsException | AtomicMoveNotSupportedException e) {
+        deleteTree(tmp);
+        throw e;
+      }
+      pointLatestAt(modelDir, target);
+      prune(modelDir);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + target, e);
+    }
+    log.info("materialized {} v{} in {}", modelId, version, target);
+    listener.accept(new Materialized(modelId, version, target, manifest));
+  }
+
+  private byte[] assemble(AdapterManifest manifest, AdapterFile file) {
+    Map<Integer, byte[]> chunks =
+        pendingChunks.getOrDefault(
+            chunkKey(manifest.getModelId(), manifest.getVersion(), file.getName()), Map.of());
+    if (chunks.size() != file.getChunks()) {
+      log.error(
+          "{} v{}: {} has {} of {} chunks (the sink began mid-version?); not materialized",
+          manifest.getModelId(),
+          manifest.getVersion(),
+          file.getName(),
+          chunks.size(),
+          file.getChunks());
+      return null;
+    }
+    ByteBuffer whole = ByteBuffer.allocate(Math.toIntExact(file.getSize()));
+    for (int i = 0; i < file.getChunks(); i++) {
+      byte[] part = chunks.get(i);
+      if (part == null || part.length > whole.remaining()) {
+        log.error(
+            "{} v{}: chunk {} of {} missing or oversized",
+            manifest.getModelId(),
+            manifest.getVersion(),
+            i,
+            file.getName());
+        return null;
+      }
+      whole.put(part);
+    }
+    byte[] data = whole.array();
+    if (whole.hasRemaining() || !AdapterFiles.sha256(data).equals(file.getSha256())) {
+      log.error(
+          "{} v{}: {} does not match its manifest entry (size or sha256); not materialized",
+          manifest.getModelId(),
+          manifest.getVersion(),
+          file.getName());
+      return null;
+    }
+    return data;
+  }
+
+  /** Replaces {@code latest} atomically: a new link under a temporary name, renamed over it. */
+  private static void pointLatestAt(Path modelDir, Path target) throws IOException {
+    Path link = modelDir.resolve("latest");
+    Path tmp = modelDir.resolve(".latest-" + System.nanoTime());
+    Files.createSymbolicLink(tmp, target.getFileName());
+    Files.move(tmp, link, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  private void prune(Path modelDir) throws IOException {
+    int keep = config.keepVersions();
+    if (keep == 0) {
+      return;
+    }
+    List<Path> versions = new ArrayList<>();
+    try (Stream<Path> entries = Files.list(modelDir)) {
+      entries
+          .filter(p -> p.getFileName().toString().matches("v\\d+") && Files.isDirectory(p))
+          .forEach(versions::add);
+    }
+    versions.sort(
+        Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString().substring(1))));
+    for (Path old : versions.subList(0, Math.max(0, versions.size() - keep))) {
+      deleteTree(old);
+      log.info("pruned {}", old);
+    }
+  }
+
+  private static void deleteTree(Path dir) throws IOException {
+    try (Stream<Path> walk = Files.walk(dir)) {
+      for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
+  private static String chunkKey(String modelId, long version, String file) {
+    return modelId + '\u0000' + version + '\u0000' + file;
+  }
+
+  private static byte[] toBytes(ByteBuffer buffer) {
+    byte[] bytes = new byte[buffer.remaining()];
+    buffer.duplicate().get(bytes);
+    return bytes;
+  }
+
+  /** Stops {@link #run()} from another thread. */
+  @Override
+  public void close() {
+    running.set(false);
+    consumer.wakeup();
+  }
+}
