@@ -5,14 +5,16 @@ import dev.prefstream.schemas.avro.AdapterChunk;
 import dev.prefstream.schemas.avro.AdapterFile;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.AdapterRecord;
+import dev.prefstream.schemas.avro.TrainerState;
+import dev.prefstream.schemas.avro.TrainerStateRecord;
 import dev.prefstream.schemas.registry.SchemaRegistry;
 import dev.prefstream.schemas.serde.ConfluentAvro;
-import java.nio.ByteBuffer;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
@@ -34,9 +36,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Publishes adapter versions to the {@code adapters} topic, each in ONE Kafka transaction together
- * with whatever else must commit with it (trainer state) and the consumer offsets it trained
- * through. A version is therefore either entirely visible to read_committed consumers, with its
- * input marked consumed, or not at all.
+ * with the trainer state that must commit with it and the consumer offsets it trained through. A
+ * version is therefore either entirely visible to read_committed consumers, with its input marked
+ * consumed, or not at all.
  *
  * <p>The {@code transactional.id} must be stable per trainer and model: a restarted trainer then
  * fences its predecessor, whose late commits fail with {@link FencedException}.
@@ -48,8 +50,12 @@ public final class AdapterPublisher implements AutoCloseable {
   public static final int DEFAULT_CHUNK_BYTES = 1 << 20;
 
   private final KafkaProducer<String, byte[]> producer;
-  private final String topic;
-  private final ConfluentAvro<AdapterRecord> codec;
+  private final String adaptersTopic;
+  private final String adaptersSubject;
+  private final ConfluentAvro<AdapterRecord> adapterCodec;
+  private final String stateTopic;
+  private final String stateSubject;
+  private final ConfluentAvro<TrainerStateRecord> stateCodec;
   private final int chunkBytes;
   private final String transactionalId;
 
@@ -73,8 +79,12 @@ public final class AdapterPublisher implements AutoCloseable {
     props.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Math.max(4 << 20, 2 * chunkBytes));
     props.put(ProducerConfig.LINGER_MS_CONFIG, 5);
     this.producer = new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer());
-    this.topic = topics.adapters();
-    this.codec = new ConfluentAvro<>(AdapterRecord.class, registry, true);
+    this.adaptersTopic = topics.adapters();
+    this.adaptersSubject = ConfluentAvro.subject(adaptersTopic, false);
+    this.adapterCodec = new ConfluentAvro<>(AdapterRecord.class, registry, true);
+    this.stateTopic = topics.trainerState();
+    this.stateSubject = ConfluentAvro.subject(stateTopic, false);
+    this.stateCodec = new ConfluentAvro<>(TrainerStateRecord.class, registry, true);
     this.chunkBytes = chunkBytes;
     this.transactionalId = transactionalId;
     producer.initTransactions();
@@ -85,12 +95,18 @@ public final class AdapterPublisher implements AutoCloseable {
       AdapterManifest manifest, TopicPartition partition, long manifestOffset) {}
 
   /**
-   * Writes {@code files} as chunks, then the manifest, then {@code alongside}, and commits them
+   * The trainer state that commits with a version: the state record and the files it lists (adapter
+   * weights, optimizer moments), chunked under keys {@code <model>/<file>/<index>}.
+   */
+  public record StateSnapshot(TrainerState.Builder state, Map<String, byte[]> files) {}
+
+  /**
+   * Writes {@code files} as chunks, then the manifest, then the trainer state, and commits them
    * with {@code offsets} in one transaction.
    *
    * @param manifest everything but {@code files}, {@code sha256} and {@code created_at}, which are
    *     filled in here
-   * @param alongside pre-serialized records that must commit atomically with the version
+   * @param state written to the trainer-state topic in the same transaction; null for none
    * @param offsets the next offsets to consume, per input partition (may be empty)
    * @param group the consumer's group metadata, for fencing of zombie consumers
    * @throws FencedException when a newer producer with the same transactional id exists; this
@@ -99,33 +115,24 @@ public final class AdapterPublisher implements AutoCloseable {
   public Published publish(
       AdapterManifest.Builder manifest,
       AdapterFiles files,
-      List<ProducerRecord<String, byte[]>> alongside,
+      StateSnapshot state,
       Map<TopicPartition, OffsetAndMetadata> offsets,
       ConsumerGroupMetadata group) {
     String modelId = manifest.getModelId();
     long version = manifest.getVersion();
-    List<AdapterFile> described = new ArrayList<>();
-    String subject = ConfluentAvro.subject(topic, false);
     producer.beginTransaction();
     try {
+      List<AdapterFile> described = new ArrayList<>();
       for (Map.Entry<String, byte[]> file : files.files().entrySet()) {
-        byte[] data = file.getValue();
-        int count = Math.max(1, (data.length + chunkBytes - 1) / chunkBytes);
-        for (int i = 0; i < count; i++) {
-          int from = i * chunkBytes;
-          int to = Math.min(data.length, from + chunkBytes);
-          AdapterChunk chunk =
-              new AdapterChunk(
-                  modelId,
-                  version,
-                  file.getKey(),
-                  i,
-                  count,
-                  ByteBuffer.wrap(data, from, to - from));
-          send(subject, modelId, new AdapterRecord(chunk));
+        List<AdapterChunk> chunks =
+            FileChunks.split(modelId, version, file.getKey(), file.getValue(), chunkBytes);
+        for (AdapterChunk chunk : chunks) {
+          send(
+              adaptersTopic,
+              modelId,
+              adapterCodec.encode(adaptersSubject, new AdapterRecord(chunk)));
         }
-        described.add(
-            new AdapterFile(file.getKey(), (long) data.length, AdapterFiles.sha256(data), count));
+        described.add(FileChunks.describe(file.getKey(), file.getValue(), chunks.size()));
       }
       AdapterManifest complete =
           manifest
@@ -133,9 +140,13 @@ public final class AdapterPublisher implements AutoCloseable {
               .setSha256(files.sha256())
               .setCreatedAt(Instant.ofEpochMilli(System.currentTimeMillis()))
               .build();
-      Future<RecordMetadata> manifestSent = send(subject, modelId, new AdapterRecord(complete));
-      for (ProducerRecord<String, byte[]> record : alongside) {
-        producer.send(record);
+      Future<RecordMetadata> manifestSent =
+          send(
+              adaptersTopic,
+              modelId,
+              adapterCodec.encode(adaptersSubject, new AdapterRecord(complete)));
+      if (state != null) {
+        sendState(modelId, version, state);
       }
       if (!offsets.isEmpty()) {
         producer.sendOffsetsToTransaction(offsets, group);
@@ -170,8 +181,26 @@ public final class AdapterPublisher implements AutoCloseable {
     }
   }
 
-  private Future<RecordMetadata> send(String subject, String modelId, AdapterRecord record) {
-    return producer.send(new ProducerRecord<>(topic, modelId, codec.encode(subject, record)));
+  private void sendState(String modelId, long version, StateSnapshot snapshot) {
+    List<AdapterFile> described = new ArrayList<>();
+    for (Map.Entry<String, byte[]> file : new TreeMap<>(snapshot.files()).entrySet()) {
+      List<AdapterChunk> chunks =
+          FileChunks.split(modelId, version, file.getKey(), file.getValue(), chunkBytes);
+      for (AdapterChunk chunk : chunks) {
+        send(
+            stateTopic,
+            TrainerStateReader.chunkKey(modelId, file.getKey(), chunk.getIndex()),
+            stateCodec.encode(stateSubject, new TrainerStateRecord(chunk)));
+      }
+      described.add(FileChunks.describe(file.getKey(), file.getValue(), chunks.size()));
+    }
+    TrainerState state =
+        snapshot.state().setModelId(modelId).setVersion(version).setFiles(described).build();
+    send(stateTopic, modelId, stateCodec.encode(stateSubject, new TrainerStateRecord(state)));
+  }
+
+  private Future<RecordMetadata> send(String topic, String key, byte[] value) {
+    return producer.send(new ProducerRecord<>(topic, key, value));
   }
 
   private void abort(Exception cause) {

@@ -9,7 +9,6 @@ import dev.prefstream.schemas.serde.ConfluentAvro;
 import dev.prefstream.schemas.serde.WireFormatException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
@@ -52,7 +51,7 @@ public final class AdapterSink implements Runnable, AutoCloseable {
   private final KafkaConsumer<String, byte[]> consumer;
   private final ConfluentAvro<AdapterRecord> codec;
   private final Consumer<Materialized> listener;
-  private final Map<String, Map<Integer, byte[]>> pendingChunks = new HashMap<>();
+  private final FileChunks chunks = new FileChunks();
   private final AtomicBoolean running = new AtomicBoolean(true);
 
   /** A version now on disk. */
@@ -106,20 +105,14 @@ public final class AdapterSink implements Runnable, AutoCloseable {
       return;
     }
     if (decoded.getPayload() instanceof AdapterChunk chunk) {
-      String key = chunkKey(chunk.getModelId(), chunk.getVersion(), chunk.getFile());
-      pendingChunks
-          .computeIfAbsent(key, k -> new HashMap<>())
-          .put(chunk.getIndex(), toBytes(chunk.getData()));
+      chunks.add(chunk);
       return;
     }
     AdapterManifest manifest = (AdapterManifest) decoded.getPayload();
     try {
       materialize(manifest);
     } finally {
-      for (AdapterFile file : manifest.getFiles()) {
-        pendingChunks.remove(
-            chunkKey(manifest.getModelId(), manifest.getVersion(), file.getName()));
-      }
+      chunks.forget(manifest.getModelId(), manifest.getVersion());
     }
     consumer.commitSync();
   }
@@ -134,12 +127,19 @@ public final class AdapterSink implements Runnable, AutoCloseable {
       return;
     }
     Map<String, byte[]> files = new HashMap<>();
+    List<String> problems = new ArrayList<>();
     for (AdapterFile file : manifest.getFiles()) {
-      byte[] data = assemble(manifest, file);
-      if (data == null) {
-        return;
-      }
-      files.put(file.getName(), data);
+      chunks
+          .assemble(modelId, version, file, problems)
+          .ifPresent(b -> files.put(file.getName(), b));
+    }
+    if (!problems.isEmpty()) {
+      log.error(
+          "{} v{} not materialized (did the sink start mid-version?): {}",
+          modelId,
+          version,
+          problems);
+      return;
     }
     AdapterFiles adapter = AdapterFiles.of(files);
     if (!adapter.sha256().equals(manifest.getSha256())) {
@@ -176,46 +176,6 @@ public final class AdapterSink implements Runnable, AutoCloseable {
     listener.accept(new Materialized(modelId, version, target, manifest));
   }
 
-  private byte[] assemble(AdapterManifest manifest, AdapterFile file) {
-    Map<Integer, byte[]> chunks =
-        pendingChunks.getOrDefault(
-            chunkKey(manifest.getModelId(), manifest.getVersion(), file.getName()), Map.of());
-    if (chunks.size() != file.getChunks()) {
-      log.error(
-          "{} v{}: {} has {} of {} chunks (the sink began mid-version?); not materialized",
-          manifest.getModelId(),
-          manifest.getVersion(),
-          file.getName(),
-          chunks.size(),
-          file.getChunks());
-      return null;
-    }
-    ByteBuffer whole = ByteBuffer.allocate(Math.toIntExact(file.getSize()));
-    for (int i = 0; i < file.getChunks(); i++) {
-      byte[] part = chunks.get(i);
-      if (part == null || part.length > whole.remaining()) {
-        log.error(
-            "{} v{}: chunk {} of {} missing or oversized",
-            manifest.getModelId(),
-            manifest.getVersion(),
-            i,
-            file.getName());
-        return null;
-      }
-      whole.put(part);
-    }
-    byte[] data = whole.array();
-    if (whole.hasRemaining() || !AdapterFiles.sha256(data).equals(file.getSha256())) {
-      log.error(
-          "{} v{}: {} does not match its manifest entry (size or sha256); not materialized",
-          manifest.getModelId(),
-          manifest.getVersion(),
-          file.getName());
-      return null;
-    }
-    return data;
-  }
-
   /** Replaces {@code latest} atomically: a new link under a temporary name, renamed over it. */
   private static void pointLatestAt(Path modelDir, Path target) throws IOException {
     Path link = modelDir.resolve("latest");
@@ -249,16 +209,6 @@ public final class AdapterSink implements Runnable, AutoCloseable {
         Files.deleteIfExists(p);
       }
     }
-  }
-
-  private static String chunkKey(String modelId, long version, String file) {
-    return modelId + '\u0000' + version + '\u0000' + file;
-  }
-
-  private static byte[] toBytes(ByteBuffer buffer) {
-    byte[] bytes = new byte[buffer.remaining()];
-    buffer.duplicate().get(bytes);
-    return bytes;
   }
 
   /** Stops {@link #run()} from another thread. */

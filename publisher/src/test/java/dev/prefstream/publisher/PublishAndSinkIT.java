@@ -8,6 +8,8 @@ import dev.prefstream.schemas.TopicAdmin;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.BaseModel;
+import dev.prefstream.schemas.avro.PartitionPosition;
+import dev.prefstream.schemas.avro.TrainerState;
 import dev.prefstream.schemas.config.CommonConfig;
 import dev.prefstream.schemas.registry.RestSchemaRegistry;
 import java.nio.file.Files;
@@ -55,7 +57,7 @@ class PublishAndSinkIT {
       first.publish(
           manifest(1, null),
           AdapterFiles.peft("{\"r\": 4}", weights1),
-          List.of(),
+          null,
           Map.of(),
           new ConsumerGroupMetadata("g"));
 
@@ -73,18 +75,31 @@ class PublishAndSinkIT {
                     first.publish(
                         manifest(2, 1L),
                         AdapterFiles.peft("{}", randomBytes(10, 3)),
-                        List.of(),
+                        null,
                         Map.of(),
                         new ConsumerGroupMetadata("g")))
             .isInstanceOf(FencedException.class)
             .hasMessageContaining("trainer-m");
         first.close();
+        byte[] optimizer = randomBytes(3_000, 4);
         second.publish(
             manifest(2, 1L),
             AdapterFiles.peft("{\"r\": 4}", weights2),
-            List.of(),
+            new AdapterPublisher.StateSnapshot(
+                TrainerState.newBuilder()
+                    .setStep(7)
+                    .setPositions(List.of(new PartitionPosition("pairs", 0, 42L)))
+                    .setConfigHash("cafe"),
+                Map.of(AdapterFiles.WEIGHTS, weights2, "optimizer.safetensors", optimizer)),
             Map.of(),
             new ConsumerGroupMetadata("g"));
+        TrainerStateReader.Restored restored =
+            TrainerStateReader.read(client, topics, registry, null).get("m");
+        assertThat(restored.state().getVersion()).isEqualTo(2);
+        assertThat(restored.state().getStep()).isEqualTo(7);
+        assertThat(restored.state().getPositions().get(0).getNextOffset()).isEqualTo(42L);
+        assertThat(restored.files().get(AdapterFiles.WEIGHTS)).isEqualTo(weights2);
+        assertThat(restored.files().get("optimizer.safetensors")).isEqualTo(optimizer);
       }
       AdapterSink.Materialized v2 = seen.poll(60, TimeUnit.SECONDS);
       assertThat(v2.version()).isEqualTo(2);

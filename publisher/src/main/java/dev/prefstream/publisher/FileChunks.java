@@ -1,0 +1,105 @@
+package dev.prefstream.publisher;
+
+import dev.prefstream.schemas.avro.AdapterChunk;
+import dev.prefstream.schemas.avro.AdapterFile;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Splits files into {@link AdapterChunk}s and puts them back together, checking size and sha-256
+ * against the {@link AdapterFile} that describes them. Used for adapter versions and trainer state.
+ */
+public final class FileChunks {
+  private final Map<String, Map<Integer, byte[]>> pending = new HashMap<>();
+
+  /**
+   * The chunks of one file, {@code chunkBytes} of data each (at least one chunk, even if empty).
+   */
+  public static List<AdapterChunk> split(
+      String modelId, long version, String name, byte[] data, int chunkBytes) {
+    int count = Math.max(1, (data.length + chunkBytes - 1) / chunkBytes);
+    List<AdapterChunk> chunks = new ArrayList<>(count);
+    for (int i = 0; i < count; i++) {
+      int from = i * chunkBytes;
+      int to = Math.min(data.length, from + chunkBytes);
+      chunks.add(
+          new AdapterChunk(
+              modelId, version, name, i, count, ByteBuffer.wrap(data, from, to - from)));
+    }
+    return chunks;
+  }
+
+  /** The manifest entry of a file split into {@code chunks} chunks. */
+  public static AdapterFile describe(String name, byte[] data, int chunks) {
+    return new AdapterFile(name, (long) data.length, AdapterFiles.sha256(data), chunks);
+  }
+
+  /** Remembers a received chunk until its file is assembled. */
+  public void add(AdapterChunk chunk) {
+    ByteBuffer data = chunk.getData().duplicate();
+    byte[] bytes = new byte[data.remaining()];
+    data.get(bytes);
+    pending
+        .computeIfAbsent(
+            key(chunk.getModelId(), chunk.getVersion(), chunk.getFile()), k -> new HashMap<>())
+        .put(chunk.getIndex(), bytes);
+  }
+
+  /**
+   * The file, if every chunk arrived and the result matches {@code file}'s size and sha-256;
+   * otherwise empty, with {@code problems} saying why. The file's chunks are forgotten either way.
+   */
+  public Optional<byte[]> assemble(
+      String modelId, long version, AdapterFile file, List<String> problems) {
+    Map<Integer, byte[]> chunks = pending.remove(key(modelId, version, file.getName()));
+    if (chunks == null || chunks.size() != file.getChunks()) {
+      problems.add(
+          file.getName()
+              + " has "
+              + (chunks == null ? 0 : chunks.size())
+              + " of "
+              + file.getChunks()
+              + " chunks");
+      return Optional.empty();
+    }
+    ByteBuffer whole = ByteBuffer.allocate(Math.toIntExact(file.getSize()));
+    for (int i = 0; i < file.getChunks(); i++) {
+      byte[] part = chunks.get(i);
+      if (part == null || part.length > whole.remaining()) {
+        problems.add(file.getName() + " chunk " + i + " is missing or larger than the file");
+        return Optional.empty();
+      }
+      whole.put(part);
+    }
+    byte[] data = whole.array();
+    if (whole.hasRemaining()) {
+      problems.add(file.getName() + " is shorter than its " + file.getSize() + " bytes");
+      return Optional.empty();
+    }
+    String sha = AdapterFiles.sha256(data);
+    if (!sha.equals(file.getSha256())) {
+      problems.add(file.getName() + " has sha256 " + sha + ", expected " + file.getSha256());
+      return Optional.empty();
+    }
+    return Optional.of(data);
+  }
+
+  /** Drops every chunk of versions of {@code modelId} up to {@code version}. */
+  public void forget(String modelId, long version) {
+    pending
+        .keySet()
+        .removeIf(
+            k -> {
+              String[] parts = k.split("\u0000", 3);
+              return parts[0].equals(modelId) && Long.parseLong(parts[1]) <= version;
+            });
+  }
+
+  private static String key(String modelId, long version, String file) {
+    return modelId + '\u0000' + version + '\u0000' + file;
+  }
+}

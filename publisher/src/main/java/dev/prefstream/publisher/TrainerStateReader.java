@@ -1,0 +1,108 @@
+package dev.prefstream.publisher;
+
+import dev.prefstream.schemas.Topics;
+import dev.prefstream.schemas.avro.AdapterChunk;
+import dev.prefstream.schemas.avro.AdapterFile;
+import dev.prefstream.schemas.avro.TrainerState;
+import dev.prefstream.schemas.avro.TrainerStateRecord;
+import dev.prefstream.schemas.registry.SchemaRegistry;
+import dev.prefstream.schemas.serde.ConfluentAvro;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reads the committed trainer state of models back from the compacted trainer-state topic: the
+ * newest {@link TrainerState} per model and its files, verified against their digests.
+ */
+public final class TrainerStateReader {
+  private static final Logger log = LoggerFactory.getLogger(TrainerStateReader.class);
+
+  private TrainerStateReader() {}
+
+  /** A model's state as last committed. */
+  public record Restored(TrainerState state, Map<String, byte[]> files) {}
+
+  static String chunkKey(String modelId, String file, int index) {
+    return modelId + "/" + file + "/" + index;
+  }
+
+  /**
+   * Reads the whole topic (read_committed, up to its end offsets at the time of the call) and
+   * returns the newest complete state of every model in {@code models} (all models when null).
+   */
+  public static Map<String, Restored> read(
+      Map<String, Object> clientProperties,
+      Topics topics,
+      SchemaRegistry registry,
+      Set<String> models) {
+    Map<String, Object> props = new HashMap<>(clientProperties);
+    props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+    props.remove(ConsumerConfig.GROUP_ID_CONFIG);
+    ConfluentAvro<TrainerStateRecord> codec =
+        new ConfluentAvro<>(TrainerStateRecord.class, registry, false);
+    Map<String, TrainerState> newest = new HashMap<>();
+    FileChunks chunks = new FileChunks();
+    try (KafkaConsumer<String, byte[]> consumer =
+        new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer())) {
+      List<TopicPartition> partitions =
+          consumer.partitionsFor(topics.trainerState(), Duration.ofSeconds(30)).stream()
+              .map(p -> new TopicPartition(p.topic(), p.partition()))
+              .toList();
+      consumer.assign(partitions);
+      consumer.seekToBeginning(partitions);
+      Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+      while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
+        for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(500))) {
+          Object payload = codec.decode(record.value()).getPayload();
+          if (payload instanceof AdapterChunk chunk) {
+            if (models == null || models.contains(chunk.getModelId())) {
+              chunks.add(chunk);
+            }
+          } else {
+            TrainerState state = (TrainerState) payload;
+            if (models == null || models.contains(state.getModelId())) {
+              newest.merge(
+                  state.getModelId(), state, (a, b) -> b.getVersion() >= a.getVersion() ? b : a);
+            }
+          }
+        }
+      }
+    }
+    Map<String, Restored> restored = new HashMap<>();
+    newest.forEach(
+        (model, state) -> {
+          List<String> problems = new ArrayList<>();
+          Map<String, byte[]> files = new HashMap<>();
+          for (AdapterFile file : state.getFiles()) {
+            Optional<byte[]> data = chunks.assemble(model, state.getVersion(), file, problems);
+            data.ifPresent(d -> files.put(file.getName(), d));
+          }
+          if (!problems.isEmpty()) {
+            throw new IllegalStateException(
+                "trainer state of "
+                    + model
+                    + " v"
+                    + state.getVersion()
+                    + " is incomplete: "
+                    + problems);
+          }
+          restored.put(model, new Restored(state, files));
+        });
+    log.info("read trainer state of {} model(s)", restored.size());
+    return restored;
+  }
+}
