@@ -19,7 +19,7 @@ import org.apache.kafka.common.config.ConfigException;
  * own keys. Keys that no prefstream component declares (security.protocol, sasl.*, ssl.*, ...) are
  * passed through to every Kafka client unchanged.
  */
-public abstract class CommonConfig extends AbstractConfig {
+public class CommonConfig extends AbstractConfig {
   public static final String BOOTSTRAP_SERVERS_CONFIG = "bootstrap.servers";
   private static final String BOOTSTRAP_SERVERS_DOC =
       "Kafka brokers, host:port[,host:port]. Empty: commands that can (demo) start an embedded"
@@ -87,6 +87,11 @@ public abstract class CommonConfig extends AbstractConfig {
   }
 
   private final ConfigDef definition;
+
+  /** The shared keys alone, for commands that need nothing else. */
+  public CommonConfig(Map<?, ?> originals) {
+    this(commonDef(), originals);
+  }
 
   protected CommonConfig(ConfigDef definition, Map<?, ?> originals) {
     super(definition, originals, false);

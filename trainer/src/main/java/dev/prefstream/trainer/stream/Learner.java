@@ -1,0 +1,50 @@
+package dev.prefstream.trainer.stream;
+
+import dev.prefstream.publisher.AdapterFiles;
+import dev.prefstream.schemas.avro.PreferencePair;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The math side of the streaming trainer for one model id: it takes optimizer steps on batches of
+ * pairs, and its complete state can be saved and restored bit for bit.
+ */
+public interface Learner extends AutoCloseable {
+
+  /** One optimizer step on {@code batch}; nothing changes when the result is not applied. */
+  StepReport step(List<PreferencePair> batch);
+
+  /** The adapter as a PEFT directory's files. */
+  AdapterFiles adapter();
+
+  /** Everything needed to continue exactly here: adapter weights, optimizer moments, loss state. */
+  Map<String, byte[]> stateFiles();
+
+  /** Continues from files written by {@link #stateFiles()}. */
+  void restore(Map<String, byte[]> stateFiles);
+
+  @Override
+  void close();
+
+  /**
+   * The result of one step.
+   *
+   * @param applied false when the loss or a gradient was not finite: the update was skipped
+   * @param metrics TRL-named metrics of the batch (loss, rewards/accuracies, ...)
+   */
+  record StepReport(boolean applied, Map<String, Double> metrics) {}
+
+  /** Makes learners over one shared base model. */
+  interface Factory extends AutoCloseable {
+    Learner create(String modelId);
+
+    /** base_model_name_or_path of the adapters. */
+    String baseModelName();
+
+    /** Hex sha-256 of the base model's weights. */
+    String baseModelSha256();
+
+    @Override
+    void close();
+  }
+}

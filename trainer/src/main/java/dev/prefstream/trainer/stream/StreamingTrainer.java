@@ -1,0 +1,235 @@
+package dev.prefstream.trainer.stream;
+
+import dev.prefstream.publisher.AdapterPublisher;
+import dev.prefstream.publisher.FencedException;
+import dev.prefstream.publisher.TrainerStateReader;
+import dev.prefstream.schemas.Topics;
+import dev.prefstream.schemas.avro.AdapterManifest;
+import dev.prefstream.schemas.avro.BaseModel;
+import dev.prefstream.schemas.avro.PreferencePair;
+import dev.prefstream.schemas.registry.SchemaRegistry;
+import dev.prefstream.schemas.serde.ConfluentAvro;
+import dev.prefstream.schemas.serde.WireFormatException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The long-running trainer: consumes {@code pairs} (read_committed), forms minibatches per model id
+ * (by count, or whatever waited too long), takes a step per batch, and every so often publishes a
+ * version of that model in one transaction with its trainer state and the consumer offsets.
+ *
+ * <p>Exactly once: a pair is in the version whose lineage range holds its offset, and the group's
+ * committed offset never passes a pair that is in no published version yet (models sharing a
+ * partition hold it back for each other), so a crash re-reads exactly the unpublished pairs, and a
+ * restarted session skips what its restored state says is already published.
+ */
+public final class StreamingTrainer implements Runnable, AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(StreamingTrainer.class);
+
+  private final TrainerConfig config;
+  private final SchemaRegistry registry;
+  private final Learner.Factory learners;
+  private final TrainerListener listener;
+  private final Topics topics;
+  private final ConfluentAvro<PreferencePair> pairs;
+  private final KafkaConsumer<String, byte[]> consumer;
+  private final Map<String, ModelSession> sessions = new HashMap<>();
+  private final Set<String> fencedModels = new HashSet<>();
+  private final Set<String> onlyModels;
+  private final AtomicBoolean running = new AtomicBoolean(true);
+  private final BaseModel baseModel;
+
+  public StreamingTrainer(
+      TrainerConfig config,
+      SchemaRegistry registry,
+      Learner.Factory learners,
+      TrainerListener listener) {
+    this.config = config;
+    this.registry = registry;
+    this.learners = learners;
+    this.listener = listener;
+    this.topics = config.topics();
+    this.pairs = new ConfluentAvro<>(PreferencePair.class, registry, false);
+    this.onlyModels = Set.copyOf(config.modelIds());
+    this.baseModel = new BaseModel(learners.baseModelName(), learners.baseModelSha256());
+    Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
+    props.put(ConsumerConfig.GROUP_ID_CONFIG, config.trainerId());
+    props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+    props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Math.max(16, 2 * config.batchSize()));
+    this.consumer =
+        new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer());
+  }
+
+  /** Trains until {@link #close()} is called from another thread. */
+  @Override
+  public void run() {
+    consumer.subscribe(List.of(topics.pairs()), new Rebalance());
+    long maxWaitNanos = config.getLong(TrainerConfig.BATCH_MAX_WAIT_MS_CONFIG) * 1_000_000;
+    try {
+      while (running.get()) {
+        for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(100))) {
+          accept(record);
+        }
+        long now = System.nanoTime();
+        for (ModelSession session : List.copyOf(sessions.values())) {
+          if (session.waitedTooLong(now, maxWaitNanos)) {
+            session.trainBatch(session.pendingCount(), listener);
+          }
+          if (session.publishDue(now)) {
+            publish(session);
+          }
+        }
+      }
+    } catch (WakeupException e) {
+      if (running.get()) {
+        throw e;
+      }
+    } finally {
+      closeSessions(List.copyOf(sessions.values()));
+      consumer.close();
+    }
+  }
+
+  private void accept(ConsumerRecord<String, byte[]> record) {
+    String modelId = record.key();
+    if (modelId == null
+        || !(onlyModels.isEmpty() || onlyModels.contains(modelId))
+        || fencedModels.contains(modelId)) {
+      return;
+    }
+    TopicPartition tp = new TopicPartition(record.topic(), record.partition());
+    ModelSession session = sessions.get(modelId);
+    if (session == null) {
+      session = open(modelId, tp);
+      sessions.put(modelId, session);
+    }
+    if (session.alreadyPublished(record.offset())) {
+      return;
+    }
+    PreferencePair pair;
+    try {
+      pair = pairs.decode(record.value());
+    } catch (WireFormatException e) {
+      log.error(
+          "{}: unreadable pair at {}-{}@{} ({}): {}; it stays in the version's offset range",
+          modelId,
+          record.topic(),
+          record.partition(),
+          record.offset(),
+          e.reason().code(),
+          e.getMessage());
+      return;
+    }
+    session.add(record.offset(), pair, System.nanoTime());
+    if (session.pendingCount() >= config.batchSize()) {
+      session.trainBatch(config.batchSize(), listener);
+    }
+  }
+
+  private ModelSession open(String modelId, TopicPartition tp) {
+    Learner learner = learners.create(modelId);
+    AdapterPublisher publisher =
+        new AdapterPublisher(
+            config.kafkaClientProperties(),
+            config.trainerId() + "-" + modelId,
+            topics,
+            registry,
+            config.getInt(TrainerConfig.CHUNK_BYTES_CONFIG));
+    ModelSession session = new ModelSession(modelId, tp, learner, publisher, config, baseModel);
+    TrainerStateReader.Restored restored =
+        TrainerStateReader.read(config.kafkaClientProperties(), topics, registry, Set.of(modelId))
+            .get(modelId);
+    if (restored != null) {
+      session.restore(restored);
+    } else {
+      log.info("{}: no published state, starting a new adapter on {}", modelId, tp);
+    }
+    return session;
+  }
+
+  private void publish(ModelSession session) {
+    TopicPartition tp = session.partition();
+    long commit = consumer.position(tp);
+    for (ModelSession other : sessions.values()) {
+      if (other.partition().equals(tp)) {
+        var hold = other.holdBack(other == session);
+        if (hold.isPresent()) {
+          commit = Math.min(commit, hold.getAsLong());
+        }
+      }
+    }
+    try {
+      AdapterManifest manifest =
+          session.publish(Map.of(tp, new OffsetAndMetadata(commit)), consumer.groupMetadata());
+      listener.onPublished(manifest);
+    } catch (FencedException e) {
+      log.error("{}: {}; no longer training it here", session.modelId(), e.getMessage());
+      fencedModels.add(session.modelId());
+      sessions.remove(session.modelId());
+      session.close();
+    }
+  }
+
+  private void closeSessions(Collection<ModelSession> toClose) {
+    for (ModelSession session : toClose) {
+      sessions.remove(session.modelId());
+      try {
+        session.close();
+      } catch (RuntimeException e) {
+        log.warn("{}: error while closing: {}", session.modelId(), e.toString());
+      }
+    }
+  }
+
+  /** Partitions taken away drop their models' unpublished work: the new owner re-reads it. */
+  private final class Rebalance implements ConsumerRebalanceListener {
+    @Override
+    public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+      List<ModelSession> lost = new ArrayList<>();
+      for (ModelSession s : sessions.values()) {
+        if (partitions.contains(s.partition())) {
+          lost.add(s);
+        }
+      }
+      if (!lost.isEmpty()) {
+        log.info(
+            "partitions {} revoked: dropping unpublished work of {}",
+            partitions,
+            lost.stream().map(ModelSession::modelId).toList());
+      }
+      closeSessions(lost);
+    }
+
+    @Override
+    public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+      fencedModels.clear();
+    }
+  }
+
+  /** Stops {@link #run()} from another thread; unpublished batches are dropped, not lost. */
+  @Override
+  public void close() {
+    running.set(false);
+    consumer.wakeup();
+  }
+}
