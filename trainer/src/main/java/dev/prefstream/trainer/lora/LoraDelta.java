@@ -1,0 +1,58 @@
+package dev.prefstream.trainer.lora;
+
+import ai.djl.ndarray.NDArray;
+import dev.prefstream.trainer.model.Adapter;
+import dev.prefstream.trainer.model.ModelConfig;
+import dev.prefstream.trainer.model.Ops;
+import dev.prefstream.trainer.model.Projection;
+import java.util.List;
+
+/**
+ * The LoRA update {@code scale * B(A(dropout(x)))} for each adapted projection, as PEFT's {@code
+ * lora.Linear.forward} computes it, over one set of A/B arrays (the adapter's own, or per-step
+ * copies that collect gradients).
+ */
+public final class LoraDelta implements Adapter {
+
+  private final NDArray[] a;
+  private final NDArray[] b;
+  private final List<NDArray> arrays;
+  private final float scale;
+  private final double dropout;
+
+  LoraDelta(
+      ModelConfig model,
+      List<LoraAdapter.Slot> slots,
+      List<NDArray> arrays,
+      double scale,
+      double dropout) {
+    int width = Projection.values().length;
+    this.a = new NDArray[model.numLayers() * width];
+    this.b = new NDArray[model.numLayers() * width];
+    for (int i = 0; i < slots.size(); i++) {
+      LoraAdapter.Slot s = slots.get(i);
+      int at = s.layer() * width + s.projection().ordinal();
+      a[at] = arrays.get(2 * i);
+      b[at] = arrays.get(2 * i + 1);
+    }
+    this.arrays = List.copyOf(arrays);
+    this.scale = (float) scale;
+    this.dropout = dropout;
+  }
+
+  /** The arrays in {@link LoraAdapter#parameters()} order (A, B per slot). */
+  public List<NDArray> arrays() {
+    return arrays;
+  }
+
+  @Override
+  public NDArray delta(int layer, Projection projection, NDArray x) {
+    int at = layer * Projection.values().length + projection.ordinal();
+    if (a[at] == null) {
+      return null;
+    }
+    NDArray in = dropout > 0 ? Ops.dropout(x, dropout) : x;
+    NDArray down = Ops.linear(in, a[at], null); // (N, T, r)
+    return Ops.linear(down, b[at], null).mul(scale); // (N, T, out)
+  }
+}
