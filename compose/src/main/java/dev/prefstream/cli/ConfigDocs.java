@@ -19,7 +19,8 @@ import org.apache.kafka.common.config.ConfigDef;
  * never written twice. {@code ConfigDocsTest} fails when the README is stale.
  */
 final class ConfigDocs {
-  static final String BEGIN = "<!-- config-table:begin (generated: ./prefstream config --readme README.md) -->";
+  static final String BEGIN =
+      "<!-- config-table:begin (generated: ./prefstream config --readme README.md) -->";
   static final String END = "<!-- config-table:end -->";
 
   private ConfigDocs() {}
@@ -66,7 +67,11 @@ final class ConfigDocs {
     if (begin < 0 || end < begin) {
       throw new IllegalArgumentException("the README has no " + BEGIN + " ... " + END + " section");
     }
-    return readme.substring(0, begin + BEGIN.length()) + "\n" + markdown() + "\n" + readme.substring(end);
+    return readme.substring(0, begin + BEGIN.length())
+        + "\n"
+        + markdown()
+        + "\n"
+        + readme.substring(end);
   }
 
   static void rewrite(Path readme) throws IOException {
@@ -79,7 +84,10 @@ final class ConfigDocs {
       return "(required)";
     }
     Object value = key.defaultValue;
-    String text = value instanceof List<?> list ? String.join(",", list.stream().map(String::valueOf).toList()) : String.valueOf(value);
+    String text =
+        value instanceof List<?> list
+            ? String.join(",", list.stream().map(String::valueOf).toList())
+            : String.valueOf(value);
     return text.isEmpty() ? "\"\"" : "`" + text + "`";
   }
 

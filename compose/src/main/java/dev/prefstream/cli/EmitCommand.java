@@ -84,7 +84,8 @@ final class EmitCommand implements Callable<Integer> {
       }
       producer.flush();
     }
-    System.out.println("sent " + sent + " events to " + topics.feedback() + " (model " + model + ")");
+    System.out.println(
+        "sent " + sent + " events to " + topics.feedback() + " (model " + model + ")");
     problems.forEach(p -> System.err.println("skipped " + p));
     return problems.isEmpty() ? 0 : 1;
   }
@@ -135,8 +136,13 @@ final class EmitCommand implements Callable<Integer> {
   private String eventId(int lineNumber, String line) {
     try {
       MessageDigest sha = MessageDigest.getInstance("SHA-256");
-      sha.update((model + "\n" + file.getFileName() + "\n" + lineNumber + "\n").getBytes(StandardCharsets.UTF_8));
-      return "emit-" + HexFormat.of().formatHex(sha.digest(line.getBytes(StandardCharsets.UTF_8))).substring(0, 32);
+      sha.update(
+          (model + "\n" + file.getFileName() + "\n" + lineNumber + "\n")
+              .getBytes(StandardCharsets.UTF_8));
+      return "emit-"
+          + HexFormat.of()
+              .formatHex(sha.digest(line.getBytes(StandardCharsets.UTF_8)))
+              .substring(0, 32);
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }

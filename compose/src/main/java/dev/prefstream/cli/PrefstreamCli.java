@@ -31,7 +31,9 @@ public final class PrefstreamCli {
     CommandLine cli = new CommandLine(new PrefstreamCli());
     cli.setExecutionExceptionHandler(
         (e, commandLine, parseResult) -> {
-          commandLine.getErr().println(commandLine.getColorScheme().errorText("error: " + e.getMessage()));
+          commandLine
+              .getErr()
+              .println(commandLine.getColorScheme().errorText("error: " + e.getMessage()));
           if (Boolean.getBoolean("prefstream.stacktraces")) {
             e.printStackTrace(commandLine.getErr());
           }

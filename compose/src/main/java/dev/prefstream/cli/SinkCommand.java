@@ -18,7 +18,10 @@ import picocli.CommandLine.Option;
 final class SinkCommand implements Callable<Integer> {
   @Mixin KafkaOptions kafka;
 
-  @Option(names = "--dir", paramLabel = "DIR", description = "Where versions are written (sink.dir).")
+  @Option(
+      names = "--dir",
+      paramLabel = "DIR",
+      description = "Where versions are written (sink.dir).")
   Path dir;
 
   @Option(names = "--keep", paramLabel = "N", description = "Versions kept per model; 0 keeps all.")
@@ -35,8 +38,7 @@ final class SinkCommand implements Callable<Integer> {
             config,
             config.schemaRegistry(),
             m -> System.out.println(m.modelId() + " v" + m.version() + " -> " + m.dir()));
-    Thread thread = new Thread(sink, "sink");
-    thread.start();
+    Thread thread = Until.worker("sink", sink);
     System.out.println("sink writing to " + config.dir());
     Until.stopped(
         () -> {

@@ -7,8 +7,8 @@ import java.util.List;
 import java.util.Random;
 
 /**
- * Synthetic pairwise feedback with a preference a small model can learn: people prefer the
- * response that speaks warmly of the topic over the one that speaks coldly of it.
+ * Synthetic pairwise feedback with a preference a small model can learn: people prefer the response
+ * that speaks warmly of the topic over the one that speaks coldly of it.
  */
 final class SyntheticFeedback {
   private static final List<String> TOPICS =

@@ -7,6 +7,24 @@ final class Until {
   private Until() {}
 
   /**
+   * Starts {@code work} on its own thread; if it dies with an exception, the process exits with
+   * status 1 (shutdown hooks still stop everything else).
+   */
+  static Thread worker(String name, Runnable work) {
+    Thread thread = new Thread(work, name);
+    thread.setUncaughtExceptionHandler(
+        (t, e) -> {
+          System.err.println("error: " + name + " stopped: " + e);
+          if (Boolean.getBoolean("prefstream.stacktraces")) {
+            e.printStackTrace();
+          }
+          System.exit(1);
+        });
+    thread.start();
+    return thread;
+  }
+
+  /**
    * Registers {@code onStop} to run at shutdown and waits for it to have run. Closing happens on
    * the shutdown hook's thread, so Ctrl-C stops everything before the JVM exits.
    */

@@ -1,0 +1,313 @@
+package dev.prefstream.cli;
+
+import dev.prefstream.embedded.EmbeddedStack;
+import dev.prefstream.ingest.IngestConfig;
+import dev.prefstream.ingest.IngestService;
+import dev.prefstream.publisher.AdapterSink;
+import dev.prefstream.publisher.SinkConfig;
+import dev.prefstream.schemas.TopicAdmin;
+import dev.prefstream.schemas.avro.AdapterManifest;
+import dev.prefstream.schemas.avro.FeedbackEvent;
+import dev.prefstream.schemas.config.CommonConfig;
+import dev.prefstream.schemas.serde.ConfluentAvro;
+import dev.prefstream.trainer.model.ModelInit;
+import dev.prefstream.trainer.stream.DpoLearner;
+import dev.prefstream.trainer.stream.Learner;
+import dev.prefstream.trainer.stream.StreamingTrainer;
+import dev.prefstream.trainer.stream.TrainerConfig;
+import dev.prefstream.trainer.stream.TrainerListener;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(
+    name = "demo",
+    description =
+        "The whole pipeline in one process: embedded Kafka and schema registry (unless"
+            + " --bootstrap-servers is given), ingest, trainer, sink, and a generator of synthetic"
+            + " feedback with a learnable preference.")
+final class DemoCommand implements Callable<Integer> {
+  @Mixin KafkaOptions kafka;
+
+  @Option(
+      names = "--data-dir",
+      defaultValue = ".prefstream",
+      description = "State directory (default: ${DEFAULT-VALUE}).")
+  Path dataDir;
+
+  @Option(
+      names = "--max-versions",
+      defaultValue = "0",
+      paramLabel = "N",
+      description = "Exit 0 once N new versions are on disk; 0 runs until stopped.")
+  int maxVersions;
+
+  @Option(
+      names = "--rate",
+      defaultValue = "200",
+      paramLabel = "EVENTS/S",
+      description =
+          "Synthetic feedback rate; 0 is as fast as possible (default: ${DEFAULT-VALUE}).")
+  int rate;
+
+  @Option(
+      names = "--model",
+      defaultValue = "demo",
+      description = "Model id (default: ${DEFAULT-VALUE}).")
+  String modelId;
+
+  @Option(
+      names = "--batch-size",
+      defaultValue = "8",
+      description = "Pairs per step (default: ${DEFAULT-VALUE}).")
+  int batchSize;
+
+  @Option(
+      names = "--publish-every-steps",
+      defaultValue = "10",
+      description = "Steps per version (default: ${DEFAULT-VALUE}).")
+  int publishEverySteps;
+
+  @Override
+  public Integer call() throws Exception {
+    Path data = dataDir.toAbsolutePath();
+    Files.createDirectories(data);
+    List<AutoCloseable> running = new CopyOnWriteArrayList<>();
+    CountDownLatch stopped = new CountDownLatch(1);
+    AtomicBoolean stopping = new AtomicBoolean();
+    Runnable stopAll =
+        () -> {
+          if (stopping.compareAndSet(false, true)) {
+            for (int i = running.size() - 1; i >= 0; i--) {
+              try {
+                running.get(i).close();
+              } catch (Exception e) {
+                System.err.println("error while stopping: " + e);
+              }
+            }
+            stopped.countDown();
+          }
+        };
+    Runtime.getRuntime().addShutdownHook(new Thread(stopAll, "prefstream-demo-shutdown"));
+
+    Map<String, Object> settings =
+        kafka.settings(Map.of(CommonConfig.DATA_DIR_CONFIG, data.toString()));
+    if (String.valueOf(settings.getOrDefault(CommonConfig.BOOTSTRAP_SERVERS_CONFIG, ""))
+        .isBlank()) {
+      System.out.println("starting the embedded Kafka broker and schema registry in " + data);
+      EmbeddedStack stack = EmbeddedStack.start(data);
+      running.add(stack);
+      settings.put(CommonConfig.BOOTSTRAP_SERVERS_CONFIG, stack.bootstrapServers());
+      settings.put(CommonConfig.SCHEMA_REGISTRY_URL_CONFIG, stack.registryUrl());
+    }
+    CommonConfig common = new CommonConfig(settings);
+    try (Admin admin = Admin.create(common.kafkaClientProperties())) {
+      TopicAdmin.ensure(
+          admin,
+          common.topics().all(common.getInt(CommonConfig.TOPIC_PARTITIONS_CONFIG)),
+          common.getShort(CommonConfig.TOPIC_REPLICATION_FACTOR_CONFIG));
+    }
+
+    Path modelDir = data.resolve("demo-model");
+    if (!Files.exists(modelDir.resolve("config.json"))) {
+      ModelInit.write(modelDir, ModelInit.builder("llama").optSeed(7).optMaxPositions(256).build());
+      System.out.println("wrote a tiny random Llama model to " + modelDir);
+    }
+
+    Progress progress = new Progress();
+    running.add(IngestService.start(new IngestConfig(settings), common.schemaRegistry()));
+
+    Map<String, Object> sinkSettings = new HashMap<>(settings);
+    sinkSettings.put(SinkConfig.DIR_CONFIG, data.resolve("adapters").toString());
+    AdapterSink sink =
+        new AdapterSink(
+            new SinkConfig(sinkSettings), common.schemaRegistry(), progress::materialized);
+    Thread sinkThread = Until.worker("sink", sink);
+    running.add(
+        () -> {
+          sink.close();
+          sinkThread.join();
+        });
+
+    Map<String, Object> trainerSettings = new HashMap<>(settings);
+    trainerSettings.putIfAbsent(TrainerConfig.MODEL_DIR_CONFIG, modelDir.toString());
+    trainerSettings.putIfAbsent(TrainerConfig.MODEL_IDS_CONFIG, modelId);
+    trainerSettings.putIfAbsent(TrainerConfig.BATCH_SIZE_CONFIG, batchSize);
+    trainerSettings.putIfAbsent(TrainerConfig.PUBLISH_EVERY_STEPS_CONFIG, publishEverySteps);
+    trainerSettings.putIfAbsent(TrainerConfig.MAX_LENGTH_CONFIG, 128);
+    TrainerConfig trainerConfig = new TrainerConfig(trainerSettings);
+    Learner.Factory learners = DpoLearner.factory(trainerConfig);
+    running.add(learners);
+    StreamingTrainer trainer =
+        new StreamingTrainer(trainerConfig, common.schemaRegistry(), learners, progress);
+    Thread trainerThread = Until.worker("trainer", trainer);
+    running.add(
+        () -> {
+          trainer.close();
+          trainerThread.join();
+        });
+
+    Generator generator = new Generator(common, modelId, rate, progress);
+    Thread generatorThread = Until.worker("generator", generator);
+    running.add(
+        () -> {
+          generator.stop();
+          generatorThread.join();
+        });
+
+    System.out.println(
+        "demo running: feedback -> ingest -> trainer -> sink ("
+            + data.resolve("adapters").resolve(modelId)
+            + "); Ctrl-C stops it"
+            + (maxVersions > 0 ? ", or " + maxVersions + " new versions" : ""));
+    boolean interactive = System.console() != null;
+    long lastLine = 0;
+    while (stopped.getCount() > 0) {
+      Thread.sleep(250);
+      long now = System.nanoTime();
+      if (now - lastLine >= (interactive ? 1_000_000_000L : 5_000_000_000L)) {
+        lastLine = now;
+        String line = progress.line(now);
+        System.out.print(interactive ? "\r" + line + "   " : line + "\n");
+        System.out.flush();
+      }
+      if (maxVersions > 0 && progress.materialized.size() >= maxVersions) {
+        System.out.println(interactive ? "\n" + progress.line(now) : progress.line(now));
+        System.out.println(maxVersions + " versions materialized:");
+        progress.materialized.stream()
+            .limit(maxVersions)
+            .forEach(d -> System.out.println("  " + d));
+        stopAll.run();
+        return 0;
+      }
+    }
+    return 0;
+  }
+
+  /** Counters the components update and the progress line reads. */
+  static final class Progress implements TrainerListener {
+    final AtomicLong events = new AtomicLong();
+    final AtomicLong pairsTrained = new AtomicLong();
+    final AtomicLong steps = new AtomicLong();
+    final AtomicLong stepNanos = new AtomicLong();
+    final AtomicLong published = new AtomicLong();
+    final List<Path> materialized = new CopyOnWriteArrayList<>();
+    private final Deque<long[]> window = new ArrayDeque<>();
+    private volatile double loss = Double.NaN;
+    private volatile double accuracy = Double.NaN;
+    private volatile long lastStepAt = System.nanoTime();
+
+    @Override
+    public void onStep(
+        String model, long step, boolean applied, int pairs, Map<String, Double> metrics) {
+      long now = System.nanoTime();
+      stepNanos.addAndGet(now - lastStepAt);
+      lastStepAt = now;
+      steps.incrementAndGet();
+      pairsTrained.addAndGet(pairs);
+      loss = metrics.getOrDefault("loss", Double.NaN);
+      accuracy = metrics.getOrDefault("rewards/accuracies", Double.NaN);
+    }
+
+    @Override
+    public void onPublished(AdapterManifest manifest) {
+      published.incrementAndGet();
+    }
+
+    void materialized(AdapterSink.Materialized m) {
+      materialized.add(m.dir());
+    }
+
+    /** events/s and pairs/s over the last ten seconds. */
+    synchronized String line(long now) {
+      window.addLast(new long[] {now, events.get(), pairsTrained.get()});
+      while (window.size() > 1 && now - window.peekFirst()[0] > 10_000_000_000L) {
+        window.removeFirst();
+      }
+      long[] first = window.peekFirst();
+      double seconds = Math.max(1e-9, (now - first[0]) / 1e9);
+      return String.format(
+          "events %,d (%.0f/s) | trained %,d pairs (%.0f/s) | step %d | loss %.4f | reward acc %.2f"
+              + " | versions published %d, on disk %d",
+          events.get(),
+          (events.get() - first[1]) / seconds,
+          pairsTrained.get(),
+          (pairsTrained.get() - first[2]) / seconds,
+          steps.get(),
+          loss,
+          accuracy,
+          published.get(),
+          materialized.size());
+    }
+  }
+
+  /** Produces synthetic feedback like a product would: Confluent-framed Avro, keyed by model id. */
+  static final class Generator implements Runnable {
+    private final CommonConfig config;
+    private final SyntheticFeedback feedback;
+    private final int rate;
+    private final Progress progress;
+    private final AtomicBoolean running = new AtomicBoolean(true);
+
+    Generator(CommonConfig config, String modelId, int rate, Progress progress) {
+      this.config = config;
+      this.feedback = new SyntheticFeedback(modelId, 1);
+      this.rate = rate;
+      this.progress = progress;
+    }
+
+    @Override
+    public void run() {
+      Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
+      props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+      props.put(ProducerConfig.LINGER_MS_CONFIG, 10);
+      String topic = config.topics().feedback();
+      ConfluentAvro<FeedbackEvent> codec =
+          new ConfluentAvro<>(FeedbackEvent.class, config.schemaRegistry(), true);
+      String subject = ConfluentAvro.subject(topic, false);
+      long start = System.nanoTime();
+      long sent = 0;
+      try (KafkaProducer<String, byte[]> producer =
+          new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer())) {
+        while (running.get()) {
+          FeedbackEvent event = feedback.next();
+          producer.send(
+              new ProducerRecord<>(topic, event.getModelId(), codec.encode(subject, event)));
+          progress.events.incrementAndGet();
+          sent++;
+          if (rate > 0) {
+            long due = start + sent * 1_000_000_000L / rate;
+            long wait = due - System.nanoTime();
+            if (wait > 0) {
+              Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+            }
+          }
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+
+    void stop() {
+      running.set(false);
+    }
+  }
+}
