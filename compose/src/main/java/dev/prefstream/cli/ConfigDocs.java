@@ -92,6 +92,6 @@ final class ConfigDocs {
   }
 
   private static String cell(String text) {
-    return text.replace("|", "\\|").replace("\n", " ");
+    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;");
   }
 }

@@ -128,7 +128,8 @@ final class DemoCommand implements Callable<Integer> {
 
     Path modelDir = data.resolve("demo-model");
     if (!Files.exists(modelDir.resolve("config.json"))) {
-      ModelInit.write(modelDir, ModelInit.builder("llama").optSeed(7).optMaxPositions(256).build());
+      ModelInit.write(
+          modelDir, ModelInit.Spec.builder("llama").optSeed(7).optMaxPositions(256).build());
       System.out.println("wrote a tiny random Llama model to " + modelDir);
     }
 

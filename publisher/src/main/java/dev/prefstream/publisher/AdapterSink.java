@@ -15,6 +15,7 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -154,6 +155,7 @@ public final class AdapterSink implements Runnable, AutoCloseable {
     try {
       Files.createDirectories(modelDir);
       Path tmp = Files.createTempDirectory(modelDir, ".tmp-v" + version + "-");
+      readableByServers(tmp);
       for (Map.Entry<String, byte[]> file : files.entrySet()) {
         Files.write(tmp.resolve(file.getKey()), file.getValue());
       }
@@ -174,6 +176,13 @@ public final class AdapterSink implements Runnable, AutoCloseable {
     }
     log.info("materialized {} v{} in {}", modelId, version, target);
     listener.accept(new Materialized(modelId, version, target, manifest));
+  }
+
+  /** Temporary directories are created owner-only; a serving process may run as another user. */
+  private static void readableByServers(Path dir) throws IOException {
+    if (dir.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+      Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+    }
   }
 
   /** Replaces {@code latest} atomically: a new link under a temporary name, renamed over it. */
