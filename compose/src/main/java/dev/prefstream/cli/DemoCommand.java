@@ -18,12 +18,16 @@ import dev.prefstream.trainer.stream.TrainerConfig;
 import dev.prefstream.trainer.stream.TrainerListener;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -192,6 +196,8 @@ final class DemoCommand implements Callable<Integer> {
       }
       if (maxVersions > 0 && progress.materialized.size() >= maxVersions) {
         System.out.println(interactive ? "\n" + progress.line(now) : progress.line(now));
+        System.out.println(
+            "freshness (feedback event -> version on disk): " + progress.freshness());
         System.out.println(maxVersions + " versions materialized:");
         progress.materialized.stream()
             .limit(maxVersions)
@@ -211,6 +217,8 @@ final class DemoCommand implements Callable<Integer> {
     final AtomicLong stepNanos = new AtomicLong();
     final AtomicLong published = new AtomicLong();
     final List<Path> materialized = new CopyOnWriteArrayList<>();
+    private final Map<Long, List<Instant>> occurredAtByVersion = new ConcurrentHashMap<>();
+    private final List<Long> freshnessMs = new ArrayList<>();
     private final Deque<long[]> window = new ArrayDeque<>();
     private volatile double loss = Double.NaN;
     private volatile double accuracy = Double.NaN;
@@ -229,12 +237,39 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     @Override
-    public void onPublished(AdapterManifest manifest) {
+    public void onPublished(AdapterManifest manifest, List<Instant> pairOccurredAt) {
       published.incrementAndGet();
+      occurredAtByVersion.put(manifest.getVersion(), pairOccurredAt);
     }
 
+    /** Freshness of every pair in a version: from its feedback event to the version on disk. */
     void materialized(AdapterSink.Materialized m) {
+      long now = System.currentTimeMillis();
+      List<Instant> occurred = occurredAtByVersion.remove(m.version());
+      if (occurred != null) {
+        synchronized (freshnessMs) {
+          occurred.forEach(t -> freshnessMs.add(now - t.toEpochMilli()));
+        }
+      }
       materialized.add(m.dir());
+    }
+
+    /** "p50 x s, p99 y s" over every pair materialized so far. */
+    String freshness() {
+      synchronized (freshnessMs) {
+        if (freshnessMs.isEmpty()) {
+          return "n/a";
+        }
+        List<Long> sorted = new ArrayList<>(freshnessMs);
+        Collections.sort(sorted);
+        return String.format(
+            "p50 %.2f s, p99 %.2f s (%d pairs)",
+            percentile(sorted, 0.50) / 1e3, percentile(sorted, 0.99) / 1e3, sorted.size());
+      }
+    }
+
+    private static long percentile(List<Long> sorted, double q) {
+      return sorted.get((int) Math.min(sorted.size() - 1, Math.ceil(q * sorted.size()) - 1));
     }
 
     /** events/s and pairs/s over the last ten seconds. */

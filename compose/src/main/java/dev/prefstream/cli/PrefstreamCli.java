@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
       SinkCommand.class,
       EmitCommand.class,
       ConfigCommand.class,
+      AdaptersCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class PrefstreamCli {

@@ -93,6 +93,24 @@ public final class TrainerConfig extends CommonConfig {
       "Projections that get adapters: any of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj,"
           + " down_proj.";
 
+  public static final String HOLDOUT_PERCENT_CONFIG = "trainer.holdout.percent";
+  private static final String HOLDOUT_PERCENT_DOC =
+      "Share of pairs (by a hash of pair_id, so the split is deterministic) held out from training"
+          + " and used by the evaluation gate.";
+
+  public static final String HOLDOUT_MAX_PAIRS_CONFIG = "trainer.holdout.max.pairs";
+  private static final String HOLDOUT_MAX_PAIRS_DOC =
+      "Most recent held-out pairs per model that the gate evaluates a candidate on.";
+
+  public static final String GATE_MIN_ACCURACY_CONFIG = "gate.min.reward.accuracy";
+  private static final String GATE_MIN_ACCURACY_DOC =
+      "Refuse to publish a candidate whose held-out reward accuracy is below this. 0 disables.";
+
+  public static final String GATE_MAX_KL_CONFIG = "gate.max.kl";
+  private static final String GATE_MAX_KL_DOC =
+      "Refuse to publish a candidate whose mean per-token KL from the reference on held-out"
+          + " responses (nats) exceeds this. 0 disables.";
+
   public static final String CHUNK_BYTES_CONFIG = "publish.chunk.bytes";
   private static final String CHUNK_BYTES_DOC = "Data bytes per AdapterChunk record.";
 
@@ -111,7 +129,8 @@ public final class TrainerConfig extends CommonConfig {
           LORA_R_CONFIG,
           LORA_ALPHA_CONFIG,
           LORA_DROPOUT_CONFIG,
-          LORA_TARGET_MODULES_CONFIG);
+          LORA_TARGET_MODULES_CONFIG,
+          HOLDOUT_PERCENT_CONFIG);
 
   public static final ConfigDef CONFIG =
       commonDef()
