@@ -72,6 +72,8 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
     this.baseModel = new BaseModel(learners.baseModelName(), learners.baseModelSha256());
     Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
     props.put(ConsumerConfig.GROUP_ID_CONFIG, config.trainerId());
+    // static membership: a restarted trainer gets its partitions back without a rebalance
+    props.putIfAbsent(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, config.instanceId());
     props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
     props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
     props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");

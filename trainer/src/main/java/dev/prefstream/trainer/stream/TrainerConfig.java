@@ -23,6 +23,12 @@ public final class TrainerConfig extends CommonConfig {
       "Names this trainer application: its consumer group, and the prefix of the per-model"
           + " transactional.id <trainer.id>-<model> that fences a zombie after a restart.";
 
+  public static final String INSTANCE_ID_CONFIG = "trainer.instance.id";
+  private static final String INSTANCE_ID_DOC =
+      "This instance's static group membership (group.instance.id): a restarted instance takes"
+          + " its partitions back at once instead of waiting out the dead one's session. Empty:"
+          + " <trainer.id>.<host name>; give each instance on one host its own.";
+
   public static final String MODEL_DIR_CONFIG = "trainer.model.dir";
   private static final String MODEL_DIR_DOC =
       "Hugging Face model directory of the base model (config.json, *.safetensors,"
@@ -141,6 +147,7 @@ public final class TrainerConfig extends CommonConfig {
               new ConfigDef.NonEmptyString(),
               Importance.HIGH,
               ID_DOC)
+          .define(INSTANCE_ID_CONFIG, Type.STRING, "", Importance.MEDIUM, INSTANCE_ID_DOC)
           .define(MODEL_DIR_CONFIG, Type.STRING, "", Importance.HIGH, MODEL_DIR_DOC)
           .define(MODEL_IDS_CONFIG, Type.LIST, "", Importance.HIGH, MODEL_IDS_DOC)
           .define(
@@ -167,7 +174,7 @@ public final class TrainerConfig extends CommonConfig {
           .define(
               PUBLISH_EVERY_MS_CONFIG,
               Type.LONG,
-              60_000L,
+              10_000L,
               Range.atLeast(0),
               Importance.MEDIUM,
               PUBLISH_EVERY_MS_DOC)
@@ -241,6 +248,34 @@ public final class TrainerConfig extends CommonConfig {
               Importance.MEDIUM,
               LORA_TARGET_MODULES_DOC)
           .define(
+              HOLDOUT_PERCENT_CONFIG,
+              Type.DOUBLE,
+              5.0,
+              Range.between(0.0, 50.0),
+              Importance.MEDIUM,
+              HOLDOUT_PERCENT_DOC)
+          .define(
+              HOLDOUT_MAX_PAIRS_CONFIG,
+              Type.INT,
+              256,
+              Range.between(1, 1 << 20),
+              Importance.LOW,
+              HOLDOUT_MAX_PAIRS_DOC)
+          .define(
+              GATE_MIN_ACCURACY_CONFIG,
+              Type.DOUBLE,
+              0.0,
+              Range.between(0.0, 1.0),
+              Importance.MEDIUM,
+              GATE_MIN_ACCURACY_DOC)
+          .define(
+              GATE_MAX_KL_CONFIG,
+              Type.DOUBLE,
+              0.0,
+              Range.atLeast(0.0),
+              Importance.MEDIUM,
+              GATE_MAX_KL_DOC)
+          .define(
               CHUNK_BYTES_CONFIG,
               Type.INT,
               1 << 20,
@@ -257,6 +292,21 @@ public final class TrainerConfig extends CommonConfig {
 
   public String trainerId() {
     return getString(ID_CONFIG);
+  }
+
+  /** group.instance.id: configured, or {@code <trainer.id>.<host name>}. */
+  public String instanceId() {
+    String configured = getString(INSTANCE_ID_CONFIG);
+    if (!configured.isBlank()) {
+      return configured;
+    }
+    String host;
+    try {
+      host = java.net.InetAddress.getLocalHost().getHostName();
+    } catch (java.net.UnknownHostException e) {
+      host = "localhost";
+    }
+    return (trainerId() + "." + host).replaceAll("[^A-Za-z0-9._-]", "_");
   }
 
   public Path modelDir() {
