@@ -35,7 +35,7 @@ public final class CausalLm implements AutoCloseable {
       NDArray wDown, // (C, I)
       NDArray bDown) {} // (C) or null
 
-  /** Largest attention-score block computed at once (see {@link #causalAttention}). */
+  /** Largest attention-score block computed at once on CPU (see {@link #causalAttention}). */
   static final long ATTENTION_CHUNK_BYTES = 16L << 20;
 
   private final ModelConfig config;
@@ -46,7 +46,8 @@ public final class CausalLm implements AutoCloseable {
   private final List<Block> blocks;
   private final String name;
   private final String sha256;
-  private long chunkTokens = 1024;
+  private long chunkTokens;
+  private final long attentionChunkBytes;
 
   private CausalLm(
       ModelConfig config,
@@ -65,6 +66,10 @@ public final class CausalLm implements AutoCloseable {
     this.blocks = blocks;
     this.name = name;
     this.sha256 = sha256;
+    // CPU: small blocks the allocator can reuse; GPU: large blocks for parallelism
+    boolean gpu = manager.getDevice().isGpu();
+    this.chunkTokens = gpu ? 16384 : 1024;
+    this.attentionChunkBytes = gpu ? 1L << 30 : ATTENTION_CHUNK_BYTES;
   }
 
   /** The best device DJL's PyTorch engine sees: the first GPU, else the CPU. */
@@ -205,7 +210,7 @@ public final class CausalLm implements AutoCloseable {
     return out.size() == 1 ? out.head() : NDArrays.concat(out, 0);
   }
 
-  /** Tokens per forward chunk in {@link #tokenLogps} (default 1024; larger suits GPUs). */
+  /** Tokens per forward chunk in {@link #tokenLogps} (default 1024 on CPU, 16384 on GPU). */
   public void setChunkTokens(long tokens) {
     if (tokens < 1) {
       throw new IllegalArgumentException("chunk tokens must be >= 1, got " + tokens);
@@ -256,8 +261,8 @@ public final class CausalLm implements AutoCloseable {
    * softmax(q k^T + mask) v for pre-scaled q (N, nh, T, hs) and k, v (N, nkv, T, hs). Grouped-query
    * attention without repeating k/v: the g query heads of one kv head are stacked along time, so
    * each kv head meets all its queries in one matmul. Rows are processed in chunks whose scores
-   * stay under {@link #ATTENTION_CHUNK_BYTES}: larger blocks exceed glibc's mmap threshold, and
-   * every fresh mapping costs page faults on each use.
+   * stay under {@link #ATTENTION_CHUNK_BYTES} on CPU: larger blocks exceed glibc's mmap threshold,
+   * and every fresh mapping costs page faults on each use.
    */
   private NDArray causalAttention(NDArray q, NDArray k, NDArray v, NDArray mask) {
     long n = q.getShape().get(0);
@@ -266,7 +271,7 @@ public final class CausalLm implements AutoCloseable {
     int nkv = config.numKvHeads();
     int hs = config.headDim();
     int g = config.groupSize();
-    long rows = Math.max(1, ATTENTION_CHUNK_BYTES / (4L * nh * t * t));
+    long rows = Math.max(1, attentionChunkBytes / (4L * nh * t * t));
     NDList out = new NDList();
     for (long from = 0; from < n; from += rows) {
       String r = from + ":" + Math.min(n, from + rows);
