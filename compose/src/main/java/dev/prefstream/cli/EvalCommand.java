@@ -21,16 +21,10 @@ public final class EvalCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  @Option(names = "--model", required = true, description = "Hugging Face model directory.")
-  Path model;
-
   @Option(
       names = "--adapter",
       description = "PEFT adapter directory (default: none, policy = base).")
   Path adapter;
-
-  @Option(names = "--pairs", required = true, description = "Preference file (JSON lines).")
-  Path pairs;
 
   @Option(
       names = "--output",
@@ -41,11 +35,7 @@ public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--batch-size", defaultValue = "8", description = "Pairs per forward pass.")
   int batchSize;
 
-  @Option(
-      names = "--max-length",
-      defaultValue = "1024",
-      description = "Tokens per prompt+response.")
-  int maxLength;
+  @Mixin DataOptions data;
 
   @Mixin LossOptions loss;
 
@@ -65,11 +55,11 @@ public final class EvalCommand implements Callable<Integer> {
           Evaluator.Report r =
               Evaluator.run(
                   new Evaluator.Options(
-                      model,
+                      data.model,
                       adapter,
-                      pairs,
+                      data.pairs,
                       loss.toConfig(),
-                      maxLength,
+                      data.maxLength,
                       batchSize,
                       device.toDevice()));
           PrintWriter out = spec.commandLine().getOut();

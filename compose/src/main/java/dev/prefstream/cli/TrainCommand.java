@@ -28,12 +28,6 @@ public final class TrainCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  @Option(names = "--model", required = true, description = "Hugging Face model directory.")
-  Path model;
-
-  @Option(names = "--pairs", required = true, description = "Preference file (JSON lines).")
-  Path pairs;
-
   @Option(names = "--out", required = true, description = "Adapter directory to write.")
   Path out;
 
@@ -101,11 +95,7 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "42", description = "Seed for init, shuffling, dropout.")
   long seed;
 
-  @Option(
-      names = "--max-length",
-      defaultValue = "1024",
-      description = "Tokens per prompt+response.")
-  int maxLength;
+  @Mixin DataOptions data;
 
   @Mixin LossOptions loss;
 
@@ -136,15 +126,15 @@ public final class TrainCommand implements Callable<Integer> {
           OfflineTrainer.Result r =
               OfflineTrainer.run(
                   new OfflineTrainer.Options(
-                      model,
-                      pairs,
+                      data.model,
+                      data.pairs,
                       out,
                       adapter,
                       train,
                       lora,
                       steps,
                       batchSize,
-                      maxLength,
+                      data.maxLength,
                       device.toDevice()),
                   bar::update);
           bar.finish();

@@ -88,6 +88,19 @@ class TrainerCliTest {
     writePairs(dir.resolve("heldout.jsonl"), 2, 24);
   }
 
+  /** eval on the held-out file with extra options. */
+  static Run eval(String... extra) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "--model",
+                dir.resolve("model").toString(),
+                "--pairs",
+                dir.resolve("heldout.jsonl").toString()));
+    args.addAll(List.of(extra));
+    return run(new EvalCommand(), args.toArray(String[]::new));
+  }
+
   static List<JsonNode> lines(String out) throws Exception {
     List<JsonNode> nodes = new ArrayList<>();
     for (String line : out.split("\n")) {
@@ -127,28 +140,11 @@ class TrainerCliTest {
     assertThat(adapter.resolve("adapter_model.safetensors")).exists();
     assertThat(adapter.resolve("adapter_config.json")).exists();
 
-    Run base =
-        run(
-            new EvalCommand(),
-            "--model",
-            dir.resolve("model").toString(),
-            "--pairs",
-            dir.resolve("heldout.jsonl").toString(),
-            "--loss",
-            "sigmoid",
-            "--beta",
-            "0.1",
-            "--output",
-            "json");
+    Run base = eval("--loss", "sigmoid", "--beta", "0.1", "--output", "json");
     Run tuned =
-        run(
-            new EvalCommand(),
-            "--model",
-            dir.resolve("model").toString(),
+        eval(
             "--adapter",
             adapter.toString(),
-            "--pairs",
-            dir.resolve("heldout.jsonl").toString(),
             "--loss",
             "sigmoid",
             "--beta",
@@ -176,17 +172,7 @@ class TrainerCliTest {
       assertThat(chosen.get(chosen.size() - 2).asInt()).isEqualTo('!');
     }
 
-    Run table =
-        run(
-            new EvalCommand(),
-            "--model",
-            dir.resolve("model").toString(),
-            "--adapter",
-            adapter.toString(),
-            "--pairs",
-            dir.resolve("heldout.jsonl").toString(),
-            "--loss",
-            "ipo");
+    Run table = eval("--adapter", adapter.toString(), "--loss", "ipo");
     assertThat(table.out()).contains("pol.chosen").contains("rewards/accuracies");
   }
 
