@@ -200,10 +200,11 @@ public final class CausalLm implements AutoCloseable {
     long n = ids.getShape().get(0);
     long t = ids.getShape().get(1);
     long rows = Math.max(1, chunkTokens / t);
+    Positions positions = positions(ids.getManager(), t);
     NDList out = new NDList();
     for (long from = 0; from < n; from += rows) {
       NDArray chunk = ids.get(from + ":" + Math.min(n, from + rows)); // (c, T)
-      NDArray logits = logits(chunk, adapter).get(":, :-1, :"); // (c, T-1, V)
+      NDArray logits = forward(chunk, adapter, positions).get(":, :-1, :"); // (c, T-1, V)
       NDArray targets = chunk.get(":, 1:").expandDims(-1); // (c, T-1, 1)
       out.add(logits.logSoftmax(2).gather(targets, 2).squeeze(2)); // (c, T-1)
     }
@@ -220,39 +221,46 @@ public final class CausalLm implements AutoCloseable {
 
   /** Next-token logits (N, T, V) for token ids (N, T) (int64). */
   public NDArray logits(NDArray ids, Adapter adapter) {
-    long t = ids.getShape().get(1);
-    NDManager m = ids.getManager();
-    NDArray x = embed.getNDArrayInternal().embedding(ids, embed, SparseFormat.DENSE).head();
+    return forward(ids, adapter, positions(ids.getManager(), ids.getShape().get(1)));
+  }
+
+  /** What depends only on the positions 0..T-1: RoPE tables and the causal mask. */
+  private record Positions(NDArray cos, NDArray sin, NDArray mask) {}
+
+  private Positions positions(NDManager m, long t) {
     float[][] cs = config.rope().cosSin((int) t);
     Shape ropeShape = new Shape(t, config.headDim());
-    NDArray cos = m.create(cs[0], ropeShape); // (T, hs)
-    NDArray sin = m.create(cs[1], ropeShape); // (T, hs)
-    NDArray mask = m.create(causalMask((int) t), new Shape(t, t)); // (T, T)
+    return new Positions(
+        m.create(cs[0], ropeShape), // (T, hs)
+        m.create(cs[1], ropeShape), // (T, hs)
+        m.create(causalMask((int) t), new Shape(t, t))); // (T, T)
+  }
+
+  private NDArray forward(NDArray ids, Adapter adapter, Positions p) {
+    NDArray x = embed.getNDArrayInternal().embedding(ids, embed, SparseFormat.DENSE).head();
     for (int l = 0; l < blocks.size(); l++) {
       Block b = blocks.get(l);
-      x = x.add(attention(l, b, rmsNorm(x, b.inputNorm), cos, sin, mask, adapter)); // (N, T, C)
+      x = x.add(attention(l, b, rmsNorm(x, b.inputNorm), p, adapter)); // (N, T, C)
       x = x.add(mlp(l, b, rmsNorm(x, b.postNorm), adapter));
     }
     x = rmsNorm(x, finalNorm);
     return Ops.linear(x, lmHead, null); // (N, T, V)
   }
 
-  private NDArray attention(
-      int l, Block b, NDArray x, NDArray cos, NDArray sin, NDArray mask, Adapter adapter) {
+  private NDArray attention(int l, Block b, NDArray x, Positions p, Adapter adapter) {
     long n = x.getShape().get(0);
     long t = x.getShape().get(1);
     int nh = config.numHeads();
     int nkv = config.numKvHeads();
     int hs = config.headDim();
-    int g = config.groupSize();
     NDList qkv = Ops.linear(x, b.wQkv, b.bQkv).split(new long[] {nh * hs, (nh + nkv) * hs}, 2);
     NDArray q = plus(qkv.get(0), adapter, l, Projection.Q, x); // (N, T, nh hs)
     NDArray k = plus(qkv.get(1), adapter, l, Projection.K, x); // (N, T, nkv hs)
     NDArray v = plus(qkv.get(2), adapter, l, Projection.V, x); // (N, T, nkv hs)
-    q = rope(q.reshape(n, t, nh, hs).transpose(0, 2, 1, 3), cos, sin); // (N, nh, T, hs)
-    k = rope(k.reshape(n, t, nkv, hs).transpose(0, 2, 1, 3), cos, sin); // (N, nkv, T, hs)
+    q = rope(q.reshape(n, t, nh, hs).transpose(0, 2, 1, 3), p); // (N, nh, T, hs)
+    k = rope(k.reshape(n, t, nkv, hs).transpose(0, 2, 1, 3), p); // (N, nkv, T, hs)
     v = v.reshape(n, t, nkv, hs).transpose(0, 2, 1, 3); // (N, nkv, T, hs)
-    NDArray y = causalAttention(q.mul(1.0 / Math.sqrt(hs)), k, v, mask); // (N, nh, T, hs)
+    NDArray y = causalAttention(q.mul(1.0 / Math.sqrt(hs)), k, v, p.mask()); // (N, nh, T, hs)
     y = y.transpose(0, 2, 1, 3).reshape(n, t, nh * hs); // (N, T, nh hs)
     return plus(Ops.linear(y, b.wO, b.bO), adapter, l, Projection.O, y); // (N, T, C)
   }
@@ -310,10 +318,10 @@ public final class CausalLm implements AutoCloseable {
   }
 
   /** q * cos + rotate_half(q) * sin, rotate_half(x) = cat(-x[..., d/2:], x[..., :d/2]). */
-  private static NDArray rope(NDArray x, NDArray cos, NDArray sin) {
+  private static NDArray rope(NDArray x, Positions p) {
     NDList halves = x.split(2, 3); // 2 x (..., T, hs/2)
     NDArray rotated = NDArrays.concat(new NDList(halves.get(1).neg(), halves.get(0)), 3);
-    return x.mul(cos).add(rotated.mul(sin));
+    return x.mul(p.cos()).add(rotated.mul(p.sin()));
   }
 
   /** Additive mask (T, T): 0 where key j may be seen from query i, float32 min elsewhere. */
