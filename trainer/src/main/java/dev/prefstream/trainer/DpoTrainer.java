@@ -26,7 +26,8 @@ import java.util.TreeMap;
  * adapter disabled (no second copy of the weights), scored without gradients before the one
  * GradientCollector opens. Each step runs in its own NDScope and child manager; only the adapter,
  * the AdamW moments and the loss state outlive it. On CPU the same adapter, optimizer state and
- * batches give bit-identical results (LoRA dropout is seeded from (seed, step)).
+ * batches give bit-identical results (LoRA dropout is seeded from (seed, step)). One trainer is not
+ * for concurrent use; steps of different trainers in one JVM are serialized.
  */
 public final class DpoTrainer implements AutoCloseable {
 
@@ -38,6 +39,13 @@ public final class DpoTrainer implements AutoCloseable {
   private final UnpairedObjective unpaired;
   private final AdamW optimizer;
   private final Engine engine = Engine.getEngine("PyTorch");
+
+  /**
+   * DJL allows one open GradientCollector per JVM: steps of all trainers (say, one per model on its
+   * own thread) take turns. Evaluation needs no collector and runs concurrently.
+   */
+  private static final Object STEP_LOCK = new Object();
+
   private RunningMoments moments = new RunningMoments();
 
   public DpoTrainer(CausalLm model, LoraAdapter adapter, TrainConfig cfg) {
@@ -106,6 +114,12 @@ public final class DpoTrainer implements AutoCloseable {
   }
 
   private StepResult optimize(Objective objective) {
+    synchronized (STEP_LOCK) {
+      return optimizeAlone(objective);
+    }
+  }
+
+  private StepResult optimizeAlone(Objective objective) {
     long stepNumber = optimizer.step() + 1;
     try (NDScope scope = new NDScope();
         NDManager m = model.manager().newSubManager()) {
