@@ -123,6 +123,7 @@ public final class DpoTrainer implements AutoCloseable {
     long stepNumber = optimizer.step() + 1;
     try (NDScope scope = new NDScope();
         NDManager m = model.manager().newSubManager()) {
+      scope.suppressNotUsedWarning();
       Objective.PolicyLoss policyLoss = objective.prepare(m);
       LoraDelta leaves = adapter.trainableCopy(m);
       if (adapter.config().dropout() > 0) {

@@ -56,6 +56,7 @@ final class PairObjective {
       int b = part.size();
       try (NDScope scope = new NDScope();
           NDManager m = model.manager().newSubManager()) {
+        scope.suppressNotUsedWarning();
         SequenceBatch seqs = SequenceBatch.ofPairs(m, part, model.config().vocabSize());
         NDArray refTokens = model.tokenLogps(seqs.ids(), null);
         NDArray tokens = model.tokenLogps(seqs.ids(), policy);

@@ -88,6 +88,7 @@ final class UnpairedObjective {
       List<EncodedExample> part = examples.subList(from, Math.min(examples.size(), from + chunk));
       try (NDScope scope = new NDScope();
           NDManager m = model.manager().newSubManager()) {
+        scope.suppressNotUsedWarning();
         Batch b = batch(m, part);
         double kl = kl(b, policy);
         NDArray pol = b.examples().sums(model.tokenLogps(b.examples().ids(), policy));
