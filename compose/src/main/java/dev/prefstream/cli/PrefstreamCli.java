@@ -16,8 +16,12 @@ import picocli.CommandLine.Command;
       TrainerCommand.class,
       SinkCommand.class,
       EmitCommand.class,
-      ConfigCommand.class,
       AdaptersCommand.class,
+      ModelCommand.class,
+      TrainCommand.class,
+      EvalCommand.class,
+      BenchCommand.class,
+      ConfigCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class PrefstreamCli {

@@ -14,6 +14,7 @@ import dev.prefstream.schemas.config.CommonConfig;
 import dev.prefstream.schemas.registry.RestSchemaRegistry;
 import dev.prefstream.schemas.serde.ConfluentAvro;
 import dev.prefstream.trainer.model.ModelInit;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -32,6 +33,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -43,7 +45,9 @@ class TrainerCrashIT {
   private static final int PAIRS = 520;
   private static final String MODEL = "m1";
 
-  @TempDir static Path dir;
+  @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+  static Path dir;
+
   static EmbeddedStack stack;
   static RestSchemaRegistry registry;
   static Path modelDir;
@@ -127,7 +131,7 @@ class TrainerCrashIT {
   }
 
   private static AdapterManifest awaitAllCovered(Topics topics) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(4);
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
     while (System.nanoTime() < deadline) {
       List<AdapterManifest> versions = log(topics).versions();
       if (!versions.isEmpty()) {
@@ -139,7 +143,28 @@ class TrainerCrashIT {
       Thread.sleep(1_000);
     }
     throw new AssertionError(
-        "the trainer never published a version covering all " + PAIRS + " pairs");
+        "the trainer never published a version covering all "
+            + PAIRS
+            + " pairs; its output:\n"
+            + Files.readString(dir.resolve("trainer-" + runs + ".log"))
+            + "\nits threads:\n"
+            + threadDump());
+  }
+
+  private static String threadDump() throws Exception {
+    StringBuilder dump = new StringBuilder();
+    for (Process p : outputs.keySet()) {
+      if (p.isAlive()) {
+        Process jstack =
+            new ProcessBuilder(
+                    Path.of(System.getProperty("java.home"), "bin", "jstack").toString(),
+                    Long.toString(p.pid()))
+                .redirectErrorStream(true)
+                .start();
+        dump.append(new String(jstack.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+      }
+    }
+    return dump.toString();
   }
 
   private static AdapterLog log(Topics topics) {
@@ -214,7 +239,7 @@ class TrainerCrashIT {
         String thing = things.get(random.nextInt(things.size()));
         PreferencePair pair =
             PreferencePair.newBuilder()
-                .setPairId(String.format("%064x", new java.math.BigInteger(64, random)))
+                .setPairId(sha256("pair-" + i))
                 .setModelId(MODEL)
                 .setPrompt("What about " + thing + "?")
                 .setChosen("I love " + thing + ".")
@@ -226,6 +251,17 @@ class TrainerCrashIT {
                 .build();
         producer.send(new ProducerRecord<>(topics.pairs(), MODEL, codec.encode(subject, pair)));
       }
+    }
+  }
+
+  private static String sha256(String text) {
+    try {
+      return java.util.HexFormat.of()
+          .formatHex(
+              java.security.MessageDigest.getInstance("SHA-256")
+                  .digest(text.getBytes(StandardCharsets.UTF_8)));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
     }
   }
 
