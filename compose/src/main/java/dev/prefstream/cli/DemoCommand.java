@@ -214,7 +214,6 @@ final class DemoCommand implements Callable<Integer> {
     final AtomicLong events = new AtomicLong();
     final AtomicLong pairsTrained = new AtomicLong();
     final AtomicLong steps = new AtomicLong();
-    final AtomicLong stepNanos = new AtomicLong();
     final AtomicLong published = new AtomicLong();
     final List<Path> materialized = new CopyOnWriteArrayList<>();
     private final Map<Long, List<Instant>> occurredAtByVersion = new ConcurrentHashMap<>();
@@ -222,17 +221,15 @@ final class DemoCommand implements Callable<Integer> {
     private final Deque<long[]> window = new ArrayDeque<>();
     private volatile double loss = Double.NaN;
     private volatile double accuracy = Double.NaN;
-    private volatile long lastStepAt = System.nanoTime();
+    private volatile double stepMillis = Double.NaN;
 
     @Override
     public void onStep(
         String model, long step, boolean applied, int pairs, Map<String, Double> metrics) {
-      long now = System.nanoTime();
-      stepNanos.addAndGet(now - lastStepAt);
-      lastStepAt = now;
       steps.incrementAndGet();
       pairsTrained.addAndGet(pairs);
       loss = metrics.getOrDefault("loss", Double.NaN);
+      stepMillis = metrics.getOrDefault("perf/step_ms", Double.NaN);
       accuracy = metrics.getOrDefault("rewards/accuracies", Double.NaN);
     }
 
@@ -281,13 +278,14 @@ final class DemoCommand implements Callable<Integer> {
       long[] first = window.peekFirst();
       double seconds = Math.max(1e-9, (now - first[0]) / 1e9);
       return String.format(
-          "events %,d (%.0f/s) | trained %,d pairs (%.0f/s) | step %d | loss %.4f | reward acc %.2f"
-              + " | versions published %d, on disk %d",
+          "events %,d (%.0f/s) | trained %,d pairs (%.0f/s) | step %d (%.0f ms) | loss %.4f"
+              + " | reward acc %.2f | versions published %d, on disk %d",
           events.get(),
           (events.get() - first[1]) / seconds,
           pairsTrained.get(),
           (pairsTrained.get() - first[2]) / seconds,
           steps.get(),
+          stepMillis,
           loss,
           accuracy,
           published.get(),

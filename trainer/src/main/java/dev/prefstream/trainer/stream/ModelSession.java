@@ -153,7 +153,10 @@ final class ModelSession implements AutoCloseable {
     List<Pending> taken = new ArrayList<>(pending.subList(0, size));
     pending.subList(0, size).clear();
     List<PreferencePair> pairs = taken.stream().map(Pending::pair).toList();
+    long started = System.nanoTime();
     Learner.StepReport report = learner.step(pairs);
+    Map<String, Double> stepMetrics = new TreeMap<>(report.metrics());
+    stepMetrics.put("perf/step_ms", (System.nanoTime() - started) / 1e6);
     long first = taken.get(0).offset();
     long last = taken.get(taken.size() - 1).offset();
     batches.add(
@@ -169,7 +172,8 @@ final class ModelSession implements AutoCloseable {
       appliedSincePublish++;
       pairsSincePublish += pairs.size();
       pairs.forEach(p -> trainedOccurredAt.add(p.getOccurredAt()));
-      report.metrics().forEach((k, v) -> metricSums.computeIfAbsent(k, x -> new double[1])[0] += v);
+      stepMetrics.forEach((k, v) -> metricSums.computeIfAbsent(k, x -> new double[1])[0] += v);
+
     } else {
       skippedBatches++;
       log.warn(
@@ -180,7 +184,7 @@ final class ModelSession implements AutoCloseable {
           partition,
           report.metrics());
     }
-    listener.onStep(modelId, step, report.applied(), pairs.size(), report.metrics());
+    listener.onStep(modelId, step, report.applied(), pairs.size(), stepMetrics);
   }
 
   /** True when a version is due: enough batches, or enough time with at least one batch. */
