@@ -66,7 +66,7 @@ final class DemoCommand implements Callable<Integer> {
 
   @Option(
       names = "--rate",
-      defaultValue = "200",
+      defaultValue = "40",
       paramLabel = "EVENTS/S",
       description =
           "Synthetic feedback rate; 0 is as fast as possible (default: ${DEFAULT-VALUE}).")
