@@ -5,6 +5,7 @@ import dev.prefstream.schemas.avro.AdapterChunk;
 import dev.prefstream.schemas.avro.AdapterFile;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.AdapterRecord;
+import dev.prefstream.schemas.avro.Rejection;
 import dev.prefstream.schemas.avro.TrainerState;
 import dev.prefstream.schemas.avro.TrainerStateRecord;
 import dev.prefstream.schemas.avro.VersionRefusal;
@@ -55,6 +56,9 @@ public final class AdapterPublisher implements AutoCloseable {
   private final String adaptersTopic;
   private final String adaptersSubject;
   private final ConfluentAvro<AdapterRecord> adapterCodec;
+  private final String deadLettersTopic;
+  private final String deadLettersSubject;
+  private final ConfluentAvro<Rejection> rejectionCodec;
   private final String stateTopic;
   private final String stateSubject;
   private final ConfluentAvro<TrainerStateRecord> stateCodec;
@@ -84,6 +88,9 @@ public final class AdapterPublisher implements AutoCloseable {
     this.adaptersTopic = topics.adapters();
     this.adaptersSubject = ConfluentAvro.subject(adaptersTopic, false);
     this.adapterCodec = new ConfluentAvro<>(AdapterRecord.class, registry, true);
+    this.deadLettersTopic = topics.deadLetters();
+    this.deadLettersSubject = ConfluentAvro.subject(deadLettersTopic, false);
+    this.rejectionCodec = new ConfluentAvro<>(Rejection.class, registry, true);
     this.stateTopic = topics.trainerState();
     this.stateSubject = ConfluentAvro.subject(stateTopic, false);
     this.stateCodec = new ConfluentAvro<>(TrainerStateRecord.class, registry, true);
@@ -103,23 +110,40 @@ public final class AdapterPublisher implements AutoCloseable {
   public record StateSnapshot(TrainerState.Builder state, Map<String, byte[]> files) {}
 
   /**
-   * Writes {@code files} as chunks, then the manifest, then the trainer state, and commits them
-   * with {@code offsets} in one transaction.
+   * What commits in the same transaction as a version or a refusal.
+   *
+   * @param state the trainer state to write; null for none
+   * @param deadLetters input records the trainer could not use, for the dead-letter topic
+   * @param offsets the next offsets to consume, per input partition (may be empty)
+   * @param group the consumer's group metadata, for fencing of zombie consumers
+   */
+  public record Alongside(
+      StateSnapshot state,
+      List<Rejection> deadLetters,
+      Map<TopicPartition, OffsetAndMetadata> offsets,
+      ConsumerGroupMetadata group) {
+    public Alongside {
+      deadLetters = List.copyOf(deadLetters);
+      offsets = Map.copyOf(offsets);
+    }
+
+    /** Only a trainer state, no input offsets: for tools that consume nothing (rollback). */
+    public static Alongside stateOnly(StateSnapshot state, String groupId) {
+      return new Alongside(state, List.of(), Map.of(), new ConsumerGroupMetadata(groupId));
+    }
+  }
+
+  /**
+   * Writes {@code files} as chunks, then the manifest, then {@code alongside}, and commits them all
+   * in one transaction.
    *
    * @param manifest everything but {@code files}, {@code sha256} and {@code created_at}, which are
    *     filled in here
-   * @param state written to the trainer-state topic in the same transaction; null for none
-   * @param offsets the next offsets to consume, per input partition (may be empty)
-   * @param group the consumer's group metadata, for fencing of zombie consumers
    * @throws FencedException when a newer producer with the same transactional id exists; this
    *     publisher is then unusable
    */
   public Published publish(
-      AdapterManifest.Builder manifest,
-      AdapterFiles files,
-      StateSnapshot state,
-      Map<TopicPartition, OffsetAndMetadata> offsets,
-      ConsumerGroupMetadata group) {
+      AdapterManifest.Builder manifest, AdapterFiles files, Alongside alongside) {
     String modelId = manifest.getModelId();
     long version = manifest.getVersion();
     String what = "publishing " + modelId + " v" + version;
@@ -143,15 +167,11 @@ public final class AdapterPublisher implements AutoCloseable {
                       .setSha256(files.sha256())
                       .setCreatedAt(Instant.ofEpochMilli(System.currentTimeMillis()))
                       .build();
-              Future<RecordMetadata> sent =
-                  sendAdapterRecord(modelId, new AdapterRecord(complete[0]));
-              if (state != null) {
-                sendState(modelId, version, state);
-              }
-              return sent;
+              return sendAdapterRecord(modelId, new AdapterRecord(complete[0]));
             },
-            offsets,
-            group);
+            modelId,
+            version,
+            alongside);
     RecordMetadata where = committed(manifestSent, what);
     log.info(
         "published {} v{} ({} bytes, sha256 {}) at {}@{}",
@@ -171,39 +191,34 @@ public final class AdapterPublisher implements AutoCloseable {
    *
    * @param version the version number of the state written (the unchanged current version)
    */
-  public void refuse(
-      VersionRefusal refusal,
-      long version,
-      StateSnapshot state,
-      Map<TopicPartition, OffsetAndMetadata> offsets,
-      ConsumerGroupMetadata group) {
+  public void refuse(VersionRefusal refusal, long version, Alongside alongside) {
     String modelId = refusal.getModelId();
     String what = "recording a refused candidate of " + modelId;
     committed(
         inTransaction(
             what,
-            () -> {
-              Future<RecordMetadata> sent = sendAdapterRecord(modelId, new AdapterRecord(refusal));
-              sendState(modelId, version, state);
-              return sent;
-            },
-            offsets,
-            group),
+            () -> sendAdapterRecord(modelId, new AdapterRecord(refusal)),
+            modelId,
+            version,
+            alongside),
         what);
     log.warn("{}: candidate refused ({}): {}", modelId, refusal.getReason(), refusal.getMessage());
   }
 
-  /** Runs {@code sends} and commits them with {@code offsets} as one transaction. */
+  /** Runs {@code sends}, then writes {@code alongside}, and commits it all as one transaction. */
   private <T> T inTransaction(
-      String what,
-      Callable<T> sends,
-      Map<TopicPartition, OffsetAndMetadata> offsets,
-      ConsumerGroupMetadata group) {
+      String what, Callable<T> sends, String modelId, long version, Alongside alongside) {
     producer.beginTransaction();
     try {
       T result = sends.call();
-      if (!offsets.isEmpty()) {
-        producer.sendOffsetsToTransaction(offsets, group);
+      if (alongside.state() != null) {
+        sendState(modelId, version, alongside.state());
+      }
+      for (Rejection rejection : alongside.deadLetters()) {
+        send(deadLettersTopic, modelId, rejectionCodec.encode(deadLettersSubject, rejection));
+      }
+      if (!alongside.offsets().isEmpty()) {
+        producer.sendOffsetsToTransaction(alongside.offsets(), alongside.group());
       }
       producer.commitTransaction();
       return result;

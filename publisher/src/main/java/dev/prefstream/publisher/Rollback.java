@@ -7,7 +7,6 @@ import dev.prefstream.schemas.avro.TrainerState;
 import dev.prefstream.schemas.registry.SchemaRegistry;
 import java.util.List;
 import java.util.Map;
-import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 
 /**
  * Publishes a new version of a model whose content is an earlier version's. History is never
@@ -76,10 +75,10 @@ public final class Rollback {
           .publish(
               manifest,
               files,
-              new AdapterPublisher.StateSnapshot(
-                  state, Map.of(AdapterFiles.WEIGHTS, files.weights())),
-              Map.of(),
-              new ConsumerGroupMetadata(trainerId))
+              AdapterPublisher.Alongside.stateOnly(
+                  new AdapterPublisher.StateSnapshot(
+                      state, Map.of(AdapterFiles.WEIGHTS, files.weights())),
+                  trainerId))
           .manifest();
     }
   }

@@ -54,12 +54,7 @@ class PublishAndSinkIT {
       byte[] weights1 = randomBytes(5_000, 1);
       byte[] weights2 = randomBytes(5_000, 2);
       AdapterPublisher first = new AdapterPublisher(client, "trainer-m", topics, registry, 1024);
-      first.publish(
-          manifest(1, null),
-          AdapterFiles.peft("{\"r\": 4}", weights1),
-          null,
-          Map.of(),
-          new ConsumerGroupMetadata("g"));
+      first.publish(manifest(1, null), AdapterFiles.peft("{\"r\": 4}", weights1), nothing());
 
       AdapterSink.Materialized v1 = seen.poll(60, TimeUnit.SECONDS);
       assertThat(v1).isNotNull();
@@ -73,11 +68,7 @@ class PublishAndSinkIT {
         assertThatThrownBy(
                 () ->
                     first.publish(
-                        manifest(2, 1L),
-                        AdapterFiles.peft("{}", randomBytes(10, 3)),
-                        null,
-                        Map.of(),
-                        new ConsumerGroupMetadata("g")))
+                        manifest(2, 1L), AdapterFiles.peft("{}", randomBytes(10, 3)), nothing()))
             .isInstanceOf(FencedException.class)
             .hasMessageContaining("trainer-m");
         first.close();
@@ -85,14 +76,14 @@ class PublishAndSinkIT {
         second.publish(
             manifest(2, 1L),
             AdapterFiles.peft("{\"r\": 4}", weights2),
-            new AdapterPublisher.StateSnapshot(
-                TrainerState.newBuilder()
-                    .setStep(7)
-                    .setPositions(List.of(new PartitionPosition("pairs", 0, 42L)))
-                    .setConfigHash("cafe"),
-                Map.of(AdapterFiles.WEIGHTS, weights2, "optimizer.safetensors", optimizer)),
-            Map.of(),
-            new ConsumerGroupMetadata("g"));
+            AdapterPublisher.Alongside.stateOnly(
+                new AdapterPublisher.StateSnapshot(
+                    TrainerState.newBuilder()
+                        .setStep(7)
+                        .setPositions(List.of(new PartitionPosition("pairs", 0, 42L)))
+                        .setConfigHash("cafe"),
+                    Map.of(AdapterFiles.WEIGHTS, weights2, "optimizer.safetensors", optimizer)),
+                "g"));
         TrainerStateReader.Restored restored =
             TrainerStateReader.read(client, topics, registry, null).get("m");
         assertThat(restored.state().getVersion()).isEqualTo(2);
@@ -116,6 +107,11 @@ class PublishAndSinkIT {
       sink.close();
       sinkThread.join(Duration.ofSeconds(10).toMillis());
     }
+  }
+
+  private static AdapterPublisher.Alongside nothing() {
+    return new AdapterPublisher.Alongside(
+        null, List.of(), Map.of(), new ConsumerGroupMetadata("g"));
   }
 
   private static AdapterManifest.Builder manifest(long version, Long parent) {

@@ -21,6 +21,30 @@ public final class TopicAdmin {
   private TopicAdmin() {}
 
   /**
+   * Waits until every partition of {@code topics} has a leader. Producing to a topic the broker has
+   * created but not yet led makes idempotent producers retry with stale sequence numbers (seen with
+   * Kafka 4.4 as endless OutOfOrderSequence retries), so creation is not done before this.
+   */
+  static void awaitLeaders(Admin admin, List<String> topics)
+      throws InterruptedException, ExecutionException, TimeoutException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (!topics.isEmpty()) {
+      boolean led =
+          admin.describeTopics(topics).allTopicNames().get(30, TimeUnit.SECONDS).values().stream()
+              .flatMap(d -> d.partitions().stream())
+              .allMatch(p -> p.leader() != null && !p.leader().isEmpty());
+      if (led) {
+        return;
+      }
+      if (System.nanoTime() > deadline) {
+        throw new TimeoutException(
+            "topics " + topics + " have partitions without a leader after 30 s");
+      }
+      Thread.sleep(50);
+    }
+  }
+
+  /**
    * Creates missing topics.
    *
    * @param replicationFactor -1 for the broker's {@code default.replication.factor}
@@ -56,6 +80,7 @@ public final class TopicAdmin {
           }
         }
       }
+      awaitLeaders(admin, created);
       log.info("created topics {}", created);
       return created;
     } catch (ExecutionException | TimeoutException e) {

@@ -9,9 +9,13 @@ import dev.prefstream.schemas.avro.BatchStatus;
 import dev.prefstream.schemas.avro.OffsetRange;
 import dev.prefstream.schemas.avro.PartitionPosition;
 import dev.prefstream.schemas.avro.PreferencePair;
+import dev.prefstream.schemas.avro.Rejection;
 import dev.prefstream.schemas.avro.TrainerState;
 import dev.prefstream.schemas.avro.TrainingBatch;
 import dev.prefstream.schemas.avro.VersionRefusal;
+import dev.prefstream.schemas.serde.WireFormatException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -22,6 +26,7 @@ import java.util.Map;
 import java.util.OptionalLong;
 import java.util.TreeMap;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.slf4j.Logger;
@@ -59,6 +64,7 @@ final class ModelSession implements AutoCloseable {
   private final List<TrainingBatch> batches = new ArrayList<>();
   private final List<Instant> trainedOccurredAt = new ArrayList<>();
   private final Deque<PreferencePair> heldOut = new ArrayDeque<>();
+  private final List<Rejection> unreadable = new ArrayList<>();
   private final Map<String, double[]> metricSums = new TreeMap<>();
   private Map<String, byte[]> publishedState;
   private long version;
@@ -137,6 +143,29 @@ final class ModelSession implements AutoCloseable {
     pending.add(new Pending(offset, pair, nowNanos));
   }
 
+  /** A pairs record that cannot be read: a dead letter that commits with the range holding it. */
+  void rejectUnreadable(ConsumerRecord<String, byte[]> record, WireFormatException e) {
+    if (nextOffset < 0) {
+      nextOffset = record.offset();
+    }
+    unreadable.add(
+        Rejection.newBuilder()
+            .setReason(e.reason().code())
+            .setMessage(e.getMessage())
+            .setSourceTopic(record.topic())
+            .setSourcePartition(record.partition())
+            .setSourceOffset(record.offset())
+            .setOriginalKey(
+                record.key() == null
+                    ? null
+                    : ByteBuffer.wrap(record.key().getBytes(StandardCharsets.UTF_8)))
+            .setOriginalValue(record.value() == null ? null : ByteBuffer.wrap(record.value()))
+            .setModelId(modelId)
+            .setRejectedAt(Instant.now())
+            .setStage("trainer")
+            .build());
+  }
+
   int pendingCount() {
     return pending.size();
   }
@@ -203,9 +232,12 @@ final class ModelSession implements AutoCloseable {
    */
   OptionalLong holdBack(boolean afterPublishing) {
     if (afterPublishing) {
-      return pending.isEmpty() ? OptionalLong.empty() : OptionalLong.of(trainedThrough);
+      boolean left =
+          !pending.isEmpty()
+              || unreadable.stream().anyMatch(r -> r.getSourceOffset() >= trainedThrough);
+      return left ? OptionalLong.of(trainedThrough) : OptionalLong.empty();
     }
-    return pending.isEmpty() && batches.isEmpty()
+    return pending.isEmpty() && batches.isEmpty() && unreadable.isEmpty()
         ? OptionalLong.empty()
         : OptionalLong.of(nextOffset);
   }
@@ -262,7 +294,7 @@ final class ModelSession implements AutoCloseable {
             .setMetrics(allMetrics);
     Map<String, byte[]> state = learner.stateFiles();
     AdapterPublisher.Published published =
-        publisher.publish(manifest, adapter, snapshot(step, state), offsets, group);
+        publisher.publish(manifest, adapter, alongside(snapshot(step, state), offsets, group));
     version = newVersion;
     publishedStep = step;
     publishedState = state;
@@ -293,7 +325,7 @@ final class ModelSession implements AutoCloseable {
             .setTrainerId(config.trainerId())
             .setMetrics(allMetrics)
             .build();
-    publisher.refuse(refusal, version, snapshot(step, publishedState), offsets, group);
+    publisher.refuse(refusal, version, alongside(snapshot(step, publishedState), offsets, group));
     metrics.versionsRefused.incrementAndGet();
     return new Result.Refused(refusal);
   }
@@ -329,6 +361,17 @@ final class ModelSession implements AutoCloseable {
       };
     }
     return null;
+  }
+
+  /** The state, the dead letters inside this range, and the offsets, for one transaction. */
+  private AdapterPublisher.Alongside alongside(
+      AdapterPublisher.StateSnapshot state,
+      Map<TopicPartition, OffsetAndMetadata> offsets,
+      ConsumerGroupMetadata group) {
+    List<Rejection> inRange =
+        unreadable.stream().filter(r -> r.getSourceOffset() < trainedThrough).toList();
+    unreadable.removeAll(inRange);
+    return new AdapterPublisher.Alongside(state, inRange, offsets, group);
   }
 
   private List<OffsetRange> lineage() {

@@ -133,13 +133,15 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
       pair = pairs.decode(record.value());
     } catch (WireFormatException e) {
       log.error(
-          "{}: unreadable pair at {}-{}@{} ({}): {}; it stays in the version's offset range",
+          "{}: unreadable pair at {}-{}@{} ({}): {}; it goes to the dead letters with the next"
+              + " version",
           modelId,
           record.topic(),
           record.partition(),
           record.offset(),
           e.reason().code(),
           e.getMessage());
+      session.rejectUnreadable(record, e);
       return;
     }
     session.add(record.offset(), pair, System.nanoTime());

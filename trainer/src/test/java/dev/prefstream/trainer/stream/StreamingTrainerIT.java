@@ -6,23 +6,31 @@ import dev.prefstream.embedded.EmbeddedStack;
 import dev.prefstream.publisher.AdapterFiles;
 import dev.prefstream.publisher.AdapterLog;
 import dev.prefstream.publisher.Rollback;
+import dev.prefstream.publisher.TopicScan;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.AdapterOrigin;
 import dev.prefstream.schemas.avro.BatchStatus;
 import dev.prefstream.schemas.avro.PreferencePair;
+import dev.prefstream.schemas.avro.Rejection;
 import dev.prefstream.schemas.avro.VersionRefusal;
+import dev.prefstream.schemas.serde.ConfluentAvro;
 import dev.prefstream.trainer.model.ModelInit;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import javax.management.ObjectName;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.errors.FencedInstanceIdException;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -205,6 +213,37 @@ class StreamingTrainerIT {
                   new ObjectName("dev.prefstream:type=Trainer,model=\"g\""), "VersionsRefused");
       assertThat((Long) refused).isPositive();
       assertThat(StreamingHarness.coveredOnce(log)).hasSize(48);
+    }
+  }
+
+  @Test
+  void unreadablePairsGoToTheDeadLettersWithTheVersionThatCoversThem() throws Exception {
+    Topics topics = harness.topics("dead.");
+    Map<String, Object> settings = harness.trainerSettings(topics, "t-dead");
+    try (Learner.Factory learners = DpoLearner.factory(new TrainerConfig(settings));
+        StreamingHarness.Running trainer = harness.start(settings, learners)) {
+      harness.produce(topics, "d", 0, 20, id -> false);
+      try (KafkaProducer<String, byte[]> producer =
+          new KafkaProducer<>(
+              harness.client(), new StringSerializer(), new ByteArraySerializer())) {
+        producer.send(new ProducerRecord<>(topics.pairs(), "d", new byte[] {9, 9, 9, 9, 9, 9}));
+        producer.send(new ProducerRecord<>(topics.pairs(), "d", new byte[0]));
+      }
+      harness.produce(topics, "d", 20, 20, id -> false);
+      AdapterLog log = harness.awaitCoverage(topics, "d", 42);
+      assertThat(StreamingHarness.coveredOnce(log)).hasSize(42);
+      List<Rejection> dead = new ArrayList<>();
+      ConfluentAvro<Rejection> codec =
+          new ConfluentAvro<>(Rejection.class, harness.registry, false);
+      TopicScan.readAll(
+          harness.client(), topics.deadLetters(), r -> dead.add(codec.decode(r.value())));
+      assertThat(dead)
+          .extracting(Rejection::getReason, Rejection::getSourceOffset, Rejection::getStage)
+          .containsExactly(
+              org.assertj.core.groups.Tuple.tuple("bad_magic_byte", 20L, "trainer"),
+              org.assertj.core.groups.Tuple.tuple("empty_value", 21L, "trainer"));
+      assertThat(dead.get(0).getOriginalValue().array()).containsExactly(9, 9, 9, 9, 9, 9);
+      assertThat(trainer.failure()).isNull();
     }
   }
 
