@@ -5,14 +5,21 @@ import dev.prefstream.schemas.registry.SchemaRegistry;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Properties;
+import java.util.TreeMap;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.common.Metric;
+import org.apache.kafka.common.MetricName;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Runs the ingest topology: exactly-once, state under data.dir, threads replaced on errors. */
+/**
+ * Runs the ingest topology: exactly-once (v2), state under data.dir, threads replaced on errors.
+ * Bad records never reach here as errors (they are dead letters); what does is a registry that
+ * cannot be reached or a broker error, and a replaced thread retries from the last commit.
+ */
 public final class IngestService implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(IngestService.class);
 
@@ -53,6 +60,28 @@ public final class IngestService implements AutoCloseable {
 
   public KafkaStreams.State state() {
     return streams.state();
+  }
+
+  /**
+   * Records sent to dead letters by this instance since it started, per reason code (attempts: a
+   * retried transaction counts again; the dead-letter topic itself is exact).
+   */
+  public Map<String, Long> deadLetterCounts() {
+    return deadLetterCounts(streams.metrics());
+  }
+
+  /** Sums the per-task dead-letter counters in {@code metrics} by reason. */
+  public static Map<String, Long> deadLetterCounts(Map<MetricName, ? extends Metric> metrics) {
+    Map<String, Long> counts = new TreeMap<>();
+    metrics.forEach(
+        (name, metric) -> {
+          if (name.group().equals(DeadLetterProcessor.METRIC_GROUP)
+              && name.name().equals(DeadLetterProcessor.METRIC_NAME)) {
+            counts.merge(
+                name.tags().get("reason"), ((Number) metric.metricValue()).longValue(), Long::sum);
+          }
+        });
+    return counts;
   }
 
   @Override

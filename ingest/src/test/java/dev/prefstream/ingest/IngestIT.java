@@ -56,7 +56,7 @@ class IngestIT {
                 new ByteArraySerializer(),
                 new ByteArraySerializer())) {
           for (int i = 0; i < 20; i++) {
-            FeedbackEvent e = IngestTopologyTest.event("e" + i, b -> {});
+            FeedbackEvent e = Pipeline.pairwise("e" + i);
             producer.send(
                 new ProducerRecord<>(
                     topics.feedback(),
