@@ -227,7 +227,7 @@ final class FeedbackRules {
           reason,
           field + " must be 1-" + MAX_ID_CHARS + " non-blank characters, got " + id.length());
     }
-    String problem = Texts.problem(id);
+    String problem = Texts.idProblem(id);
     if (problem != null) {
       throw new Rejected(reason, field + " '" + abbreviate(id) + "' has " + problem);
     }

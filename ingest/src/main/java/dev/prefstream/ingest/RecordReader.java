@@ -7,6 +7,7 @@ import dev.prefstream.schemas.avro.Rejection;
 import dev.prefstream.schemas.avro.ServedResponses;
 import dev.prefstream.schemas.registry.SchemaRegistry;
 import dev.prefstream.schemas.registry.SchemaRegistryException;
+import dev.prefstream.schemas.serde.BoundedDecoder;
 import dev.prefstream.schemas.serde.ConfluentAvro;
 import dev.prefstream.schemas.serde.WireFormatException;
 import java.io.IOException;
@@ -22,7 +23,6 @@ import java.util.stream.Collectors;
 import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericDatumReader;
 import org.apache.avro.generic.GenericRecord;
-import org.apache.avro.io.DecoderFactory;
 
 /**
  * Turns raw input bytes into a valid, normalized record or a rejection. Every way bytes can fail to
@@ -152,12 +152,10 @@ final class RecordReader {
               .get()
               .read(
                   null,
-                  DecoderFactory.get()
-                      .binaryDecoder(
-                          value,
-                          ConfluentAvro.HEADER_BYTES,
-                          value.length - ConfluentAvro.HEADER_BYTES,
-                          null));
+                  new BoundedDecoder(
+                      value,
+                      ConfluentAvro.HEADER_BYTES,
+                      value.length - ConfluentAvro.HEADER_BYTES));
       Object kind = record.get("kind");
       String symbol = kind == null ? null : kind.toString();
       return symbol != null && !KNOWN_KINDS.contains(symbol) ? symbol : null;

@@ -63,6 +63,17 @@ final class Texts {
     return null;
   }
 
+  /** As {@link #problem}, for identifiers: tab, newline and carriage return are refused too. */
+  static String idProblem(String id) {
+    for (int i = 0; i < id.length(); i++) {
+      char c = id.charAt(i);
+      if (c == '\t' || c == '\n' || c == '\r') {
+        return describe(c, i, "a control character, not accepted in identifiers");
+      }
+    }
+    return problem(id);
+  }
+
   static boolean isControl(int c) {
     return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || (c >= 0x7F && c <= 0x9F);
   }

@@ -45,6 +45,7 @@ final class Pipeline implements AutoCloseable {
       new ConfluentAvro<>(ServedResponses.class, registry, true);
   final TopologyTestDriver driver;
   private final Path stateDir;
+  private final long[] piped = new long[Sourced.Origin.values().length];
   final TestInputTopic<byte[], byte[]> feedback;
   final TestInputTopic<byte[], byte[]> served;
   final TestOutputTopic<String, PreferencePair> pairs;
@@ -95,19 +96,36 @@ final class Pipeline implements AutoCloseable {
 
   /** Sends {@code event} as a product would: key = model id, value framed with its schema id. */
   void send(FeedbackEvent event) {
-    feedback.pipeInput(utf8(event.getModelId()), encode(event));
+    raw(Sourced.Origin.FEEDBACK, utf8(event.getModelId()), encode(event));
   }
 
   void send(FeedbackEvent event, Instant at) {
     feedback.pipeInput(utf8(event.getModelId()), encode(event), at);
+    piped[Sourced.Origin.FEEDBACK.ordinal()]++;
   }
 
   void serve(ServedResponses impression) {
-    served.pipeInput(utf8(impression.getRequestId()), encode(impression));
+    raw(Sourced.Origin.SERVED, utf8(impression.getRequestId()), encode(impression));
   }
 
   void serve(ServedResponses impression, Instant at) {
     served.pipeInput(utf8(impression.getRequestId()), encode(impression), at);
+    piped[Sourced.Origin.SERVED.ordinal()]++;
+  }
+
+  /** Pipes any bytes into the feedback or served topic. */
+  void raw(Sourced.Origin topic, byte[] key, byte[] value) {
+    (topic == Sourced.Origin.FEEDBACK ? feedback : served).pipeInput(key, value);
+    piped[topic.ordinal()]++;
+  }
+
+  /** How many records went into this input topic so far: the next record's offset. */
+  long nextOffset(Sourced.Origin topic) {
+    return piped[topic.ordinal()];
+  }
+
+  String topic(Sourced.Origin origin) {
+    return origin == Sourced.Origin.FEEDBACK ? topics.feedback() : topics.served();
   }
 
   byte[] encode(FeedbackEvent event) {
