@@ -10,7 +10,6 @@ import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.FeedbackEvent;
 import dev.prefstream.schemas.avro.PreferencePair;
 import dev.prefstream.schemas.avro.Rejection;
-import dev.prefstream.schemas.avro.ServedResponses;
 import dev.prefstream.schemas.config.CommonConfig;
 import dev.prefstream.schemas.registry.RestSchemaRegistry;
 import dev.prefstream.schemas.registry.SchemaRegistry;
@@ -27,7 +26,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericDatumWriter;
@@ -53,7 +51,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class IngestIT {
   static final Duration TIMEOUT = Duration.ofSeconds(60);
-  static final String PYTHON = "/usr/bin/python3";
 
   @TempDir static Path dataDir;
   static EmbeddedStack stack;
@@ -107,35 +104,16 @@ class IngestIT {
   @Test
   void everyKindFromConfluentsPythonAvroProducerComesOutExactlyOnce() throws Exception {
     assumeTrue(
-        pythonHasConfluentAvro(),
-        PYTHON
+        Scenario.pythonHasConfluentAvro(),
+        Scenario.PYTHON
             + " cannot import confluent_kafka.avro (apt-get install python3-confluent-kafka"
             + " python3-avro); .ci/run installs them");
     Scenario scenario = new Scenario("python");
-    Path dir = Files.createDirectories(dataDir.resolve("python"));
-    Path feedbackSchema =
-        Files.writeString(dir.resolve("feedback.avsc"), FeedbackEvent.getClassSchema().toString());
-    Path servedSchema =
-        Files.writeString(dir.resolve("served.avsc"), ServedResponses.getClassSchema().toString());
-    Path records = Files.writeString(dir.resolve("scenario.jsonl"), scenario.jsonLines());
-    Process python =
-        new ProcessBuilder(
-                PYTHON,
-                Path.of("src/test/python/confluent_avro_producer.py").toAbsolutePath().toString(),
-                stack.bootstrapServers(),
-                stack.registryUrl(),
-                topics.feedback(),
-                topics.served(),
-                feedbackSchema.toString(),
-                servedSchema.toString(),
-                records.toString())
-            .redirectErrorStream(true)
-            .start();
-    String output = new String(python.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(python.waitFor(60, TimeUnit.SECONDS)).as(output).isTrue();
-    assertThat(python.exitValue()).as(output).isZero();
-    assertThat(output).contains("sent " + scenario.sends.size());
-
+    scenario.produceWithPython(
+        stack.bootstrapServers(),
+        stack.registryUrl(),
+        topics,
+        Files.createDirectories(dataDir.resolve("python")));
     scenario.verify(stack.bootstrapServers(), registry, topics, TIMEOUT);
     // the Python client framed its keys as Avro strings under their own subject
     assertThat(registry.versions(ConfluentAvro.subject(topics.feedback(), true))).isNotEmpty();
@@ -248,22 +226,6 @@ class IngestIT {
   }
 
   // ---- helpers
-
-  static boolean pythonHasConfluentAvro() {
-    try {
-      Process p =
-          new ProcessBuilder(PYTHON, "-c", "import confluent_kafka.avro")
-              .redirectErrorStream(true)
-              .start();
-      p.getInputStream().readAllBytes();
-      return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
-    } catch (IOException e) {
-      return false;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return false;
-    }
-  }
 
   private static void produce(String topic, String key, byte[] value) {
     try (KafkaProducer<byte[], byte[]> producer =

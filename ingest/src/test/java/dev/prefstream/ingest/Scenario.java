@@ -9,7 +9,6 @@ import static dev.prefstream.ingest.Pipeline.ranked;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.ChatMessage;
@@ -21,17 +20,20 @@ import dev.prefstream.schemas.avro.UnpairedFeedback;
 import dev.prefstream.schemas.registry.SchemaRegistry;
 import dev.prefstream.schemas.serde.AvroSerde;
 import dev.prefstream.schemas.serde.ConfluentAvro;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.apache.avro.Schema;
@@ -50,6 +52,9 @@ import org.apache.kafka.common.serialization.StringDeserializer;
  */
 final class Scenario {
   private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** Debian's interpreter, where python3-confluent-kafka and python3-avro install. */
+  static final String PYTHON = "/usr/bin/python3";
 
   /** A record to send: onto feedback or served, with a value built from a record or raw bytes. */
   record Send(boolean served, String key, SpecificRecordBase value, byte[] raw) {}
@@ -167,6 +172,55 @@ final class Scenario {
         producer.flush(); // keep the scenario's order: a choice before its impression
       }
     }
+  }
+
+  /** Whether {@link #PYTHON} can import Confluent's Avro producer. */
+  static boolean pythonHasConfluentAvro() {
+    try {
+      Process p =
+          new ProcessBuilder(PYTHON, "-c", "import confluent_kafka.avro")
+              .redirectErrorStream(true)
+              .start();
+      p.getInputStream().readAllBytes();
+      return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
+    } catch (IOException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  /**
+   * Sends everything with Confluent's Python client, as a product would: AvroProducer registers the
+   * schemas and frames values (and Avro string keys); raw bytes go through a plain Producer.
+   */
+  void produceWithPython(String bootstrap, String registryUrl, Topics topics, Path workDir)
+      throws IOException, InterruptedException {
+    Path feedbackSchema =
+        Files.writeString(
+            workDir.resolve("feedback.avsc"), FeedbackEvent.getClassSchema().toString());
+    Path servedSchema =
+        Files.writeString(
+            workDir.resolve("served.avsc"), ServedResponses.getClassSchema().toString());
+    Path records = Files.writeString(workDir.resolve(prefix + ".jsonl"), jsonLines());
+    Process python =
+        new ProcessBuilder(
+                PYTHON,
+                Path.of("src/test/python/confluent_avro_producer.py").toAbsolutePath().toString(),
+                bootstrap,
+                registryUrl,
+                topics.feedback(),
+                topics.served(),
+                feedbackSchema.toString(),
+                servedSchema.toString(),
+                records.toString())
+            .redirectErrorStream(true)
+            .start();
+    String output = new String(python.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(python.waitFor(60, TimeUnit.SECONDS)).as(output).isTrue();
+    assertThat(python.exitValue()).as(output).isZero();
+    assertThat(output).contains("sent " + sends.size());
   }
 
   /**
@@ -288,13 +342,5 @@ final class Scenario {
         .filter(k -> k.contains("-raw-") && hasKey.apply(k))
         .findFirst()
         .orElse(null);
-  }
-
-  static List<String> lines(String text) {
-    return Arrays.asList(text.split("\n"));
-  }
-
-  static ArrayNode emptyArray() {
-    return JSON.createArrayNode();
   }
 }
