@@ -30,8 +30,7 @@ public enum DeadLetterReason {
       "invalid_text",
       "a text has control characters, U+FFFD (bytes that were not valid UTF-8) or noncharacters"),
   INVALID_PROMPT(
-      "invalid_prompt",
-      "a chat prompt has no messages or a role other than system/user/assistant/tool"),
+      "invalid_prompt", "a chat message's role is not one of system, user, assistant, tool"),
   TEXT_TOO_LONG("text_too_long", "a prompt or response exceeds the configured size limit"),
   IDENTICAL_RESPONSES(
       "identical_responses",
