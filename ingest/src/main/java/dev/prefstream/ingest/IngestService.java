@@ -1,17 +1,21 @@
 package dev.prefstream.ingest;
 
 import dev.prefstream.schemas.TopicAdmin;
+import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.registry.SchemaRegistry;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Properties;
 import java.util.TreeMap;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.Metric;
 import org.apache.kafka.common.MetricName;
+import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
+import org.apache.kafka.streams.processor.UsePartitionTimeOnInvalidTimestamp;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,6 +26,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class IngestService implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(IngestService.class);
+
+  /** Room for the largest input record plus what ingest wraps around it. */
+  static final int LARGE_RECORD_BYTES = Topics.DEAD_LETTER_MAX_MESSAGE_BYTES;
 
   private final KafkaStreams streams;
 
@@ -48,6 +55,17 @@ public final class IngestService implements AutoCloseable {
     props.put(
         StreamsConfig.COMMIT_INTERVAL_MS_CONFIG,
         config.getLong(IngestConfig.COMMIT_INTERVAL_MS_CONFIG));
+    // a record at the broker's size limit must still fit where ingest writes it whole, with some
+    // metadata around it: the dead-letter topic, the repartition topic and the store changelogs
+    props.putIfAbsent(
+        StreamsConfig.producerPrefix(ProducerConfig.MAX_REQUEST_SIZE_CONFIG), LARGE_RECORD_BYTES);
+    props.putIfAbsent(
+        StreamsConfig.topicPrefix(TopicConfig.MAX_MESSAGE_BYTES_CONFIG),
+        Integer.toString(LARGE_RECORD_BYTES));
+    // a record without a valid timestamp takes its partition's time instead of failing the task
+    props.putIfAbsent(
+        StreamsConfig.DEFAULT_TIMESTAMP_EXTRACTOR_CLASS_CONFIG,
+        UsePartitionTimeOnInvalidTimestamp.class);
     KafkaStreams streams = new KafkaStreams(IngestTopology.build(config, registry), props);
     streams.setUncaughtExceptionHandler(
         e -> {

@@ -225,6 +225,64 @@ class IngestIT {
     assertThat(ingest.state()).isEqualTo(KafkaStreams.State.RUNNING);
   }
 
+  @Test
+  void recordsAtTheBrokersSizeLimitAreDeadLetteredWhole() {
+    // as large as a default producer and topic allow; the dead letter adds metadata around it
+    int size = 1_048_400;
+    byte[] garbage = new byte[size];
+    java.util.Arrays.fill(garbage, (byte) 'g');
+    ConfluentAvro<FeedbackEvent> codec = new ConfluentAvro<>(FeedbackEvent.class, registry, true);
+    String subject = ConfluentAvro.subject(topics.feedback(), false);
+    int text = size - 200;
+    byte[] tooLong = null;
+    for (int attempt = 0; attempt < 3; attempt++) {
+      int chars = text;
+      tooLong =
+          codec.encode(
+              subject,
+              pairwise("huge-text", b -> b.setModelId("huge").setChosen("x".repeat(chars))));
+      text += size - tooLong.length;
+    }
+    produce(topics.feedback(), "huge-garbage", garbage);
+    produce(topics.feedback(), "huge-text", tooLong);
+    produce(
+        topics.feedback(),
+        "huge",
+        codec.encode(subject, pairwise("huge-after", b -> b.setModelId("huge"))));
+
+    List<Rejection> dead =
+        OutputReader.read(
+            stack.bootstrapServers(),
+            topics.deadLetters(),
+            new ByteArrayDeserializer(),
+            AvroSerde.forValues(Rejection.class, registry).deserializer(),
+            r ->
+                r.getOriginalKey() != null
+                    && new String(bytes(r.getOriginalKey()), StandardCharsets.UTF_8)
+                        .startsWith("huge-"),
+            2,
+            TIMEOUT);
+    assertThat(dead)
+        .extracting(Rejection::getReason)
+        .containsExactlyInAnyOrder("bad_magic_byte", "text_too_long");
+    byte[] expectedText = tooLong;
+    assertThat(dead)
+        .extracting(r -> bytes(r.getOriginalValue()).length)
+        .containsExactlyInAnyOrder(garbage.length, expectedText.length);
+    assertThat(
+            OutputReader.read(
+                stack.bootstrapServers(),
+                topics.pairs(),
+                new StringDeserializer(),
+                AvroSerde.forValues(PreferencePair.class, registry).deserializer(),
+                pp -> pp.getModelId().equals("huge"),
+                1,
+                TIMEOUT))
+        .extracting(pp -> pp.getEventIds().get(0))
+        .containsExactly("huge-after");
+    assertThat(ingest.state()).isEqualTo(KafkaStreams.State.RUNNING);
+  }
+
   // ---- helpers
 
   private static void produce(String topic, String key, byte[] value) {
