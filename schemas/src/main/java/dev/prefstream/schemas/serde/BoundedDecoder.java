@@ -1,7 +1,7 @@
 package dev.prefstream.schemas.serde;
 
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import org.apache.avro.AvroRuntimeException;
@@ -22,17 +22,19 @@ import org.apache.avro.util.Utf8;
  * records).
  */
 public final class BoundedDecoder extends Decoder {
-  private final ByteArrayInputStream in;
   private final BinaryDecoder binary;
 
+  /** The decoder's own view of its buffer: available() is exactly the bytes not yet read. */
+  private final InputStream remaining;
+
   public BoundedDecoder(byte[] bytes, int offset, int length) {
-    this.in = new ByteArrayInputStream(bytes, offset, length);
-    this.binary = DecoderFactory.get().directBinaryDecoder(in, null);
+    this.binary = DecoderFactory.get().binaryDecoder(bytes, offset, length, null);
+    this.remaining = binary.inputStream();
   }
 
   /** True when every byte has been read. */
-  public boolean isEnd() {
-    return in.available() == 0;
+  public boolean isEnd() throws IOException {
+    return binary.isEnd();
   }
 
   @Override
@@ -159,17 +161,19 @@ public final class BoundedDecoder extends Decoder {
     return (int) length;
   }
 
-  private void fits(long length, String what) {
-    if (length < 0 || length > in.available()) {
+  private void fits(long length, String what) throws IOException {
+    int left = remaining.available();
+    if (length < 0 || length > left) {
       throw new AvroRuntimeException(
-          what + " of " + length + " bytes claimed with " + in.available() + " bytes left");
+          what + " of " + length + " bytes claimed with " + left + " bytes left");
     }
   }
 
-  private long items(long count, String what) {
-    if (count < 0 || count > in.available()) {
+  private long items(long count, String what) throws IOException {
+    int left = remaining.available();
+    if (count < 0 || count > left) {
       throw new AvroRuntimeException(
-          what + " of " + count + " items claimed with " + in.available() + " bytes left");
+          what + " of " + count + " items claimed with " + left + " bytes left");
     }
     return count;
   }

@@ -130,12 +130,16 @@ public final class ConfluentAvro<T extends SpecificRecord> {
           "cannot decode " + type.getSimpleName() + " written with schema id " + id + ": " + e,
           e);
     }
-    if (!decoder.isEnd()) {
-      throw new WireFormatException(
-          DeadLetterReason.TRAILING_BYTES,
-          id,
-          "bytes left after a complete " + type.getSimpleName() + " (schema id " + id + ")",
-          null);
+    try {
+      if (!decoder.isEnd()) {
+        throw new WireFormatException(
+            DeadLetterReason.TRAILING_BYTES,
+            id,
+            "bytes left after a complete " + type.getSimpleName() + " (schema id " + id + ")",
+            null);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
     return record;
   }
