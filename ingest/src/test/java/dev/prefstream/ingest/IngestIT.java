@@ -12,7 +12,6 @@ import dev.prefstream.schemas.avro.PreferencePair;
 import dev.prefstream.schemas.avro.Rejection;
 import dev.prefstream.schemas.config.CommonConfig;
 import dev.prefstream.schemas.registry.RestSchemaRegistry;
-import dev.prefstream.schemas.registry.SchemaRegistry;
 import dev.prefstream.schemas.registry.SchemaRegistryException;
 import dev.prefstream.schemas.serde.AvroSerde;
 import dev.prefstream.schemas.serde.ConfluentAvro;
@@ -337,9 +336,5 @@ class IngestIT {
     byte[] out = new byte[copy.remaining()];
     copy.get(out);
     return out;
-  }
-
-  static SchemaRegistry registry() {
-    return registry;
   }
 }
