@@ -18,12 +18,16 @@ import dev.prefstream.trainer.stream.TrainerConfig;
 import dev.prefstream.trainer.stream.TrainerListener;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -62,7 +66,7 @@ final class DemoCommand implements Callable<Integer> {
 
   @Option(
       names = "--rate",
-      defaultValue = "200",
+      defaultValue = "40",
       paramLabel = "EVENTS/S",
       description =
           "Synthetic feedback rate; 0 is as fast as possible (default: ${DEFAULT-VALUE}).")
@@ -192,6 +196,8 @@ final class DemoCommand implements Callable<Integer> {
       }
       if (maxVersions > 0 && progress.materialized.size() >= maxVersions) {
         System.out.println(interactive ? "\n" + progress.line(now) : progress.line(now));
+        System.out.println(
+            "freshness (feedback event -> version on disk): " + progress.freshness());
         System.out.println(maxVersions + " versions materialized:");
         progress.materialized.stream()
             .limit(maxVersions)
@@ -208,33 +214,59 @@ final class DemoCommand implements Callable<Integer> {
     final AtomicLong events = new AtomicLong();
     final AtomicLong pairsTrained = new AtomicLong();
     final AtomicLong steps = new AtomicLong();
-    final AtomicLong stepNanos = new AtomicLong();
     final AtomicLong published = new AtomicLong();
     final List<Path> materialized = new CopyOnWriteArrayList<>();
+    private final Map<Long, List<Instant>> occurredAtByVersion = new ConcurrentHashMap<>();
+    private final List<Long> freshnessMs = new ArrayList<>();
     private final Deque<long[]> window = new ArrayDeque<>();
     private volatile double loss = Double.NaN;
     private volatile double accuracy = Double.NaN;
-    private volatile long lastStepAt = System.nanoTime();
+    private volatile double stepMillis = Double.NaN;
 
     @Override
     public void onStep(
         String model, long step, boolean applied, int pairs, Map<String, Double> metrics) {
-      long now = System.nanoTime();
-      stepNanos.addAndGet(now - lastStepAt);
-      lastStepAt = now;
       steps.incrementAndGet();
       pairsTrained.addAndGet(pairs);
       loss = metrics.getOrDefault("loss", Double.NaN);
+      stepMillis = metrics.getOrDefault("perf/step_ms", Double.NaN);
       accuracy = metrics.getOrDefault("rewards/accuracies", Double.NaN);
     }
 
     @Override
-    public void onPublished(AdapterManifest manifest) {
+    public void onPublished(AdapterManifest manifest, List<Instant> pairOccurredAt) {
       published.incrementAndGet();
+      occurredAtByVersion.put(manifest.getVersion(), pairOccurredAt);
     }
 
+    /** Freshness of every pair in a version: from its feedback event to the version on disk. */
     void materialized(AdapterSink.Materialized m) {
+      long now = System.currentTimeMillis();
+      List<Instant> occurred = occurredAtByVersion.remove(m.version());
+      if (occurred != null) {
+        synchronized (freshnessMs) {
+          occurred.forEach(t -> freshnessMs.add(now - t.toEpochMilli()));
+        }
+      }
       materialized.add(m.dir());
+    }
+
+    /** "p50 x s, p99 y s" over every pair materialized so far. */
+    String freshness() {
+      synchronized (freshnessMs) {
+        if (freshnessMs.isEmpty()) {
+          return "n/a";
+        }
+        List<Long> sorted = new ArrayList<>(freshnessMs);
+        Collections.sort(sorted);
+        return String.format(
+            "p50 %.2f s, p99 %.2f s (%d pairs)",
+            percentile(sorted, 0.50) / 1e3, percentile(sorted, 0.99) / 1e3, sorted.size());
+      }
+    }
+
+    private static long percentile(List<Long> sorted, double q) {
+      return sorted.get((int) Math.min(sorted.size() - 1, Math.ceil(q * sorted.size()) - 1));
     }
 
     /** events/s and pairs/s over the last ten seconds. */
@@ -246,13 +278,14 @@ final class DemoCommand implements Callable<Integer> {
       long[] first = window.peekFirst();
       double seconds = Math.max(1e-9, (now - first[0]) / 1e9);
       return String.format(
-          "events %,d (%.0f/s) | trained %,d pairs (%.0f/s) | step %d | loss %.4f | reward acc %.2f"
-              + " | versions published %d, on disk %d",
+          "events %,d (%.0f/s) | trained %,d pairs (%.0f/s) | step %d (%.0f ms) | loss %.4f"
+              + " | reward acc %.2f | versions published %d, on disk %d",
           events.get(),
           (events.get() - first[1]) / seconds,
           pairsTrained.get(),
           (pairsTrained.get() - first[2]) / seconds,
           steps.get(),
+          stepMillis,
           loss,
           accuracy,
           published.get(),

@@ -17,6 +17,11 @@ import picocli.CommandLine.Command;
       TrainerCommand.class,
       SinkCommand.class,
       EmitCommand.class,
+      AdaptersCommand.class,
+      ModelCommand.class,
+      TrainCommand.class,
+      EvalCommand.class,
+      BenchCommand.class,
       ConfigCommand.class,
       CommandLine.HelpCommand.class
     })

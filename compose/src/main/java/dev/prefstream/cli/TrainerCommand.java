@@ -1,12 +1,14 @@
 package dev.prefstream.cli;
 
 import dev.prefstream.schemas.avro.AdapterManifest;
+import dev.prefstream.schemas.avro.VersionRefusal;
 import dev.prefstream.trainer.stream.DpoLearner;
 import dev.prefstream.trainer.stream.Learner;
 import dev.prefstream.trainer.stream.StreamingTrainer;
 import dev.prefstream.trainer.stream.TrainerConfig;
 import dev.prefstream.trainer.stream.TrainerListener;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -78,7 +80,7 @@ final class TrainerCommand implements Callable<Integer> {
             learners,
             new TrainerListener() {
               @Override
-              public void onPublished(AdapterManifest m) {
+              public void onPublished(AdapterManifest m, List<Instant> pairOccurredAt) {
                 System.out.printf(
                     "%s v%d: %d pairs, loss %.4f, reward accuracy %.2f, sha256 %s%n",
                     m.getModelId(),
@@ -87,6 +89,13 @@ final class TrainerCommand implements Callable<Integer> {
                     m.getMetrics().getOrDefault("loss", Double.NaN),
                     m.getMetrics().getOrDefault("rewards/accuracies", Double.NaN),
                     m.getSha256());
+              }
+
+              @Override
+              public void onRefused(VersionRefusal r) {
+                System.out.printf(
+                    "%s: candidate after v%s REFUSED (%s): %s%n",
+                    r.getModelId(), r.getParentVersion(), r.getReason(), r.getMessage());
               }
             });
     Thread thread = Until.worker("trainer", trainer);

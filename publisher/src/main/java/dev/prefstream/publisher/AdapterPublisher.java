@@ -7,6 +7,7 @@ import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.AdapterRecord;
 import dev.prefstream.schemas.avro.TrainerState;
 import dev.prefstream.schemas.avro.TrainerStateRecord;
+import dev.prefstream.schemas.avro.VersionRefusal;
 import dev.prefstream.schemas.registry.SchemaRegistry;
 import dev.prefstream.schemas.serde.ConfluentAvro;
 import java.time.Instant;
@@ -15,6 +16,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
@@ -120,49 +122,91 @@ public final class AdapterPublisher implements AutoCloseable {
       ConsumerGroupMetadata group) {
     String modelId = manifest.getModelId();
     long version = manifest.getVersion();
+    String what = "publishing " + modelId + " v" + version;
+    AdapterManifest[] complete = new AdapterManifest[1];
+    Future<RecordMetadata> manifestSent =
+        inTransaction(
+            what,
+            () -> {
+              List<AdapterFile> described = new ArrayList<>();
+              for (Map.Entry<String, byte[]> file : files.files().entrySet()) {
+                List<AdapterChunk> chunks =
+                    FileChunks.split(modelId, version, file.getKey(), file.getValue(), chunkBytes);
+                for (AdapterChunk chunk : chunks) {
+                  sendAdapterRecord(modelId, new AdapterRecord(chunk));
+                }
+                described.add(FileChunks.describe(file.getKey(), file.getValue(), chunks.size()));
+              }
+              complete[0] =
+                  manifest
+                      .setFiles(described)
+                      .setSha256(files.sha256())
+                      .setCreatedAt(Instant.ofEpochMilli(System.currentTimeMillis()))
+                      .build();
+              Future<RecordMetadata> sent =
+                  sendAdapterRecord(modelId, new AdapterRecord(complete[0]));
+              if (state != null) {
+                sendState(modelId, version, state);
+              }
+              return sent;
+            },
+            offsets,
+            group);
+    RecordMetadata where = committed(manifestSent, what);
+    log.info(
+        "published {} v{} ({} bytes, sha256 {}) at {}@{}",
+        modelId,
+        version,
+        files.weights().length,
+        complete[0].getSha256().substring(0, 12),
+        where.partition(),
+        where.offset());
+    return new Published(
+        complete[0], new TopicPartition(where.topic(), where.partition()), where.offset());
+  }
+
+  /**
+   * Records a refused candidate version in one transaction with the trainer state it fell back to
+   * and the offsets of the pairs it consumed: those pairs are accounted for, and shape nothing.
+   *
+   * @param version the version number of the state written (the unchanged current version)
+   */
+  public void refuse(
+      VersionRefusal refusal,
+      long version,
+      StateSnapshot state,
+      Map<TopicPartition, OffsetAndMetadata> offsets,
+      ConsumerGroupMetadata group) {
+    String modelId = refusal.getModelId();
+    String what = "recording a refused candidate of " + modelId;
+    committed(
+        inTransaction(
+            what,
+            () -> {
+              Future<RecordMetadata> sent = sendAdapterRecord(modelId, new AdapterRecord(refusal));
+              sendState(modelId, version, state);
+              return sent;
+            },
+            offsets,
+            group),
+        what);
+    log.warn("{}: candidate refused ({}): {}", modelId, refusal.getReason(), refusal.getMessage());
+  }
+
+  /** Runs {@code sends} and commits them with {@code offsets} as one transaction. */
+  private <T> T inTransaction(
+      String what,
+      Callable<T> sends,
+      Map<TopicPartition, OffsetAndMetadata> offsets,
+      ConsumerGroupMetadata group) {
     producer.beginTransaction();
     try {
-      List<AdapterFile> described = new ArrayList<>();
-      for (Map.Entry<String, byte[]> file : files.files().entrySet()) {
-        List<AdapterChunk> chunks =
-            FileChunks.split(modelId, version, file.getKey(), file.getValue(), chunkBytes);
-        for (AdapterChunk chunk : chunks) {
-          send(
-              adaptersTopic,
-              modelId,
-              adapterCodec.encode(adaptersSubject, new AdapterRecord(chunk)));
-        }
-        described.add(FileChunks.describe(file.getKey(), file.getValue(), chunks.size()));
-      }
-      AdapterManifest complete =
-          manifest
-              .setFiles(described)
-              .setSha256(files.sha256())
-              .setCreatedAt(Instant.ofEpochMilli(System.currentTimeMillis()))
-              .build();
-      Future<RecordMetadata> manifestSent =
-          send(
-              adaptersTopic,
-              modelId,
-              adapterCodec.encode(adaptersSubject, new AdapterRecord(complete)));
-      if (state != null) {
-        sendState(modelId, version, state);
-      }
+      T result = sends.call();
       if (!offsets.isEmpty()) {
         producer.sendOffsetsToTransaction(offsets, group);
       }
       producer.commitTransaction();
-      RecordMetadata where = manifestSent.get();
-      log.info(
-          "published {} v{} ({} bytes, sha256 {}) at {}@{}",
-          modelId,
-          version,
-          files.weights().length,
-          complete.getSha256().substring(0, 12),
-          where.partition(),
-          where.offset());
-      return new Published(
-          complete, new TopicPartition(where.topic(), where.partition()), where.offset());
+      return result;
     } catch (ProducerFencedException | InvalidProducerEpochException e) {
       throw new FencedException(transactionalId, e);
     } catch (OutOfOrderSequenceException | AuthorizationException e) {
@@ -171,14 +215,29 @@ public final class AdapterPublisher implements AutoCloseable {
     } catch (KafkaException e) {
       abort(e);
       throw e;
+    } catch (Exception e) {
+      if (e instanceof InterruptedException) {
+        Thread.currentThread().interrupt();
+      }
+      abort(e);
+      throw new KafkaException(what + " failed: " + e, e);
+    }
+  }
+
+  /** Where a record of a committed transaction landed (every send succeeded, or commit threw). */
+  private static RecordMetadata committed(Future<RecordMetadata> sent, String what) {
+    try {
+      return sent.get();
+    } catch (ExecutionException e) {
+      throw new KafkaException(what + ": a send failed after its commit", e.getCause());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      abort(e);
-      throw new KafkaException("interrupted while publishing " + modelId + " v" + version, e);
-    } catch (ExecutionException e) {
-      // the commit succeeded, so every send did: this cannot happen after commitTransaction
-      throw new KafkaException("manifest send failed after commit", e.getCause());
+      throw new KafkaException(what + ": interrupted", e);
     }
+  }
+
+  private Future<RecordMetadata> sendAdapterRecord(String modelId, AdapterRecord record) {
+    return send(adaptersTopic, modelId, adapterCodec.encode(adaptersSubject, record));
   }
 
   private void sendState(String modelId, long version, StateSnapshot snapshot) {

@@ -4,6 +4,7 @@ import dev.prefstream.schemas.avro.AdapterChunk;
 import dev.prefstream.schemas.avro.AdapterFile;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.AdapterRecord;
+import dev.prefstream.schemas.avro.VersionRefusal;
 import dev.prefstream.schemas.registry.SchemaRegistry;
 import dev.prefstream.schemas.serde.ConfluentAvro;
 import dev.prefstream.schemas.serde.WireFormatException;
@@ -109,7 +110,15 @@ public final class AdapterSink implements Runnable, AutoCloseable {
       chunks.add(chunk);
       return;
     }
-    AdapterManifest manifest = (AdapterManifest) decoded.getPayload();
+    if (!(decoded.getPayload() instanceof AdapterManifest manifest)) {
+      VersionRefusal refusal = (VersionRefusal) decoded.getPayload();
+      log.warn(
+          "{}: the trainer refused a candidate after v{} ({}); nothing to materialize",
+          refusal.getModelId(),
+          refusal.getParentVersion(),
+          refusal.getReason());
+      return;
+    }
     try {
       materialize(manifest);
     } finally {

@@ -7,19 +7,12 @@ import dev.prefstream.schemas.avro.TrainerState;
 import dev.prefstream.schemas.avro.TrainerStateRecord;
 import dev.prefstream.schemas.registry.SchemaRegistry;
 import dev.prefstream.schemas.serde.ConfluentAvro;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,25 +41,14 @@ public final class TrainerStateReader {
       Topics topics,
       SchemaRegistry registry,
       Set<String> models) {
-    Map<String, Object> props = new HashMap<>(clientProperties);
-    props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-    props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-    props.remove(ConsumerConfig.GROUP_ID_CONFIG);
     ConfluentAvro<TrainerStateRecord> codec =
         new ConfluentAvro<>(TrainerStateRecord.class, registry, false);
     Map<String, TrainerState> newest = new HashMap<>();
     FileChunks chunks = new FileChunks();
-    try (KafkaConsumer<String, byte[]> consumer =
-        new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer())) {
-      List<TopicPartition> partitions =
-          consumer.partitionsFor(topics.trainerState(), Duration.ofSeconds(30)).stream()
-              .map(p -> new TopicPartition(p.topic(), p.partition()))
-              .toList();
-      consumer.assign(partitions);
-      consumer.seekToBeginning(partitions);
-      Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
-      while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
-        for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(500))) {
+    TopicScan.readAll(
+        clientProperties,
+        topics.trainerState(),
+        record -> {
           Object payload = codec.decode(record.value()).getPayload();
           if (payload instanceof AdapterChunk chunk) {
             if (models == null || models.contains(chunk.getModelId())) {
@@ -79,9 +61,7 @@ public final class TrainerStateReader {
                   state.getModelId(), state, (a, b) -> b.getVersion() >= a.getVersion() ? b : a);
             }
           }
-        }
-      }
-    }
+        });
     Map<String, Restored> restored = new HashMap<>();
     newest.forEach(
         (model, state) -> {

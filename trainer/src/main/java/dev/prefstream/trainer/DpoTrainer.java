@@ -8,11 +8,10 @@ import ai.djl.training.GradientCollector;
 import dev.prefstream.trainer.lora.LoraAdapter;
 import dev.prefstream.trainer.lora.LoraDelta;
 import dev.prefstream.trainer.loss.LossConfig;
-import dev.prefstream.trainer.loss.LossType;
-import dev.prefstream.trainer.loss.PreferenceLoss;
 import dev.prefstream.trainer.loss.RunningMoments;
 import dev.prefstream.trainer.model.CausalLm;
 import dev.prefstream.trainer.optim.AdamW;
+import dev.prefstream.trainer.tokenize.EncodedExample;
 import dev.prefstream.trainer.tokenize.EncodedPair;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -22,11 +21,13 @@ import java.util.SortedMap;
 import java.util.TreeMap;
 
 /**
- * The step engine: DPO-family updates of a LoRA adapter on minibatches of encoded pairs. The
- * reference policy is the same model with the adapter disabled (no second copy of the weights).
- * Each step runs in its own NDScope and child manager, so nothing but the adapter, the AdamW
- * moments and the loss state outlives it. On CPU the same adapter, optimizer state and batches give
- * bit-identical results.
+ * The step engine: DPO-family updates of a LoRA adapter on minibatches of encoded pairs (or, for
+ * kto and apo_zero_unpaired, of unpaired examples). The reference policy is the same model with the
+ * adapter disabled (no second copy of the weights), scored without gradients before the one
+ * GradientCollector opens. Each step runs in its own NDScope and child manager; only the adapter,
+ * the AdamW moments and the loss state outlive it. On CPU the same adapter, optimizer state and
+ * batches give bit-identical results (LoRA dropout is seeded from (seed, step)). One trainer is not
+ * for concurrent use; steps of different trainers in one JVM are serialized.
  */
 public final class DpoTrainer implements AutoCloseable {
 
@@ -34,9 +35,17 @@ public final class DpoTrainer implements AutoCloseable {
   private final LoraAdapter adapter;
   private final TrainConfig cfg;
   private final LossConfig lossCfg;
-  private final PreferenceLoss loss;
+  private final PairObjective pairs;
+  private final UnpairedObjective unpaired;
   private final AdamW optimizer;
-  private final Engine engine;
+  private final Engine engine = Engine.getEngine("PyTorch");
+
+  /**
+   * DJL allows one open GradientCollector per JVM: steps of all trainers (say, one per model on its
+   * own thread) take turns. Evaluation needs no collector and runs concurrently.
+   */
+  private static final Object STEP_LOCK = new Object();
+
   private RunningMoments moments = new RunningMoments();
 
   public DpoTrainer(CausalLm model, LoraAdapter adapter, TrainConfig cfg) {
@@ -44,8 +53,9 @@ public final class DpoTrainer implements AutoCloseable {
     this.adapter = adapter;
     this.cfg = cfg;
     this.lossCfg = cfg.loss();
-    this.loss = new PreferenceLoss(lossCfg);
-    this.engine = Engine.getEngine("PyTorch");
+    boolean single = lossCfg.type().unpaired();
+    this.pairs = single ? null : new PairObjective(model, lossCfg);
+    this.unpaired = single ? new UnpairedObjective(model, lossCfg) : null;
     this.optimizer =
         new AdamW(
             adapter.parameters(),
@@ -75,149 +85,92 @@ public final class DpoTrainer implements AutoCloseable {
    * nothing and returns {@code applied == false}.
    */
   public StepResult step(List<EncodedPair> batch) {
-    if (batch.isEmpty()) {
-      throw new IllegalArgumentException("a step needs at least one pair");
+    requireLoss(false, "step", "stepUnpaired");
+    requireNonEmpty(batch);
+    return optimize(pairs.forStep(batch, moments, next -> moments = next));
+  }
+
+  /** As {@link #step}, for kto and apo_zero_unpaired on unpaired examples. */
+  public StepResult stepUnpaired(List<EncodedExample> batch) {
+    requireLoss(true, "stepUnpaired", "step");
+    requireNonEmpty(batch);
+    return optimize(unpaired.forStep(batch, adapter.adapter()));
+  }
+
+  /**
+   * Scores {@code pairs} without updating anything: per pair the summed response log-probs of
+   * policy (base + adapter) and reference (base), its loss and rewards; TRL metrics over all.
+   * bco_pair uses the current baseline without adding these pairs to it.
+   */
+  public EvalResult evaluate(List<EncodedPair> batch) {
+    requireLoss(false, "evaluate", "evaluateUnpaired");
+    return pairs.evaluate(batch, adapter.adapter(), moments, cfg.evalBatchSize());
+  }
+
+  /** As {@link #evaluate}, for unpaired losses (the KL estimate is taken per eval batch). */
+  public UnpairedEvalResult evaluateUnpaired(List<EncodedExample> batch) {
+    requireLoss(true, "evaluateUnpaired", "evaluate");
+    return unpaired.evaluate(batch, adapter.adapter(), cfg.evalBatchSize());
+  }
+
+  private StepResult optimize(Objective objective) {
+    synchronized (STEP_LOCK) {
+      return optimizeAlone(objective);
     }
+  }
+
+  private StepResult optimizeAlone(Objective objective) {
     long stepNumber = optimizer.step() + 1;
     try (NDScope scope = new NDScope();
         NDManager m = model.manager().newSubManager()) {
-      SequenceBatch seqs = SequenceBatch.ofPairs(m, batch, model.config().vocabSize());
-      NDArray refTokens =
-          lossCfg.type().referenceFree() ? null : model.tokenLogps(seqs.ids(), null);
+      scope.suppressNotUsedWarning();
+      Objective.PolicyLoss policyLoss = objective.prepare(m);
       LoraDelta leaves = adapter.trainableCopy(m);
       if (adapter.config().dropout() > 0) {
         engine.setRandomSeed(dropoutSeed(stepNumber));
       }
-      RunningMoments nextMoments = moments.copy();
-      PairScores scores;
-      NDArray total;
+      Objective.Scored scored;
       try (GradientCollector gc = engine.newGradientCollector()) {
-        NDArray tokens = model.tokenLogps(seqs.ids(), leaves);
-        scores = score(seqs, tokens, refTokens, batch.size(), nextMoments, true);
-        total = scores.result().losses().mean();
-        gc.backward(total);
+        scored = policyLoss.apply(leaves);
+        gc.backward(scored.total());
       }
-      double lossValue = total.getFloat();
+      double loss = scored.total().getFloat();
       List<NDArray> grads = new ArrayList<>();
       for (NDArray leaf : leaves.arrays()) {
         grads.add(leaf.getGradient());
       }
       double norm = globalNorm(grads);
-      Map<String, Double> metrics = scores.metrics();
-      if (!Double.isFinite(lossValue) || !Double.isFinite(norm)) {
-        return new StepResult(stepNumber, false, lossValue, norm, metrics);
+      if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
+        return new StepResult(stepNumber, false, loss, norm, scored.metrics());
       }
       double clip = cfg.maxGradNorm() / (norm + 1e-6); // torch.nn.utils.clip_grad_norm_
       if (clip < 1) {
         grads.forEach(g -> g.muli(clip));
       }
       optimizer.update(adapter.parameters(), grads, cfg.learningRate());
-      moments = nextMoments;
-      return new StepResult(stepNumber, true, lossValue, norm, metrics);
+      scored.commit().run();
+      return new StepResult(stepNumber, true, loss, norm, scored.metrics());
     }
   }
 
-  /**
-   * Scores {@code pairs} without updating anything: per pair the summed response log-probs of
-   * policy (base + adapter) and reference (base), its loss and rewards; TRL metrics over all.
-   */
-  public EvalResult evaluate(List<EncodedPair> pairs) {
-    List<EvalResult.PairScore> out = new ArrayList<>();
-    List<float[][]> columns = new ArrayList<>();
-    for (int from = 0; from < pairs.size(); from += cfg.evalBatchSize()) {
-      List<EncodedPair> chunk =
-          pairs.subList(from, Math.min(pairs.size(), from + cfg.evalBatchSize()));
-      try (NDScope scope = new NDScope();
-          NDManager m = model.manager().newSubManager()) {
-        SequenceBatch seqs = SequenceBatch.ofPairs(m, chunk, model.config().vocabSize());
-        NDArray refTokens = model.tokenLogps(seqs.ids(), null);
-        NDArray tokens = model.tokenLogps(seqs.ids(), adapter.adapter());
-        PairScores s = score(seqs, tokens, refTokens, chunk.size(), moments, false);
-        float[] pol = seqs.sums(tokens).toFloatArray();
-        float[] ref = seqs.sums(refTokens).toFloatArray();
-        float[] losses = s.result().losses().toFloatArray();
-        float[] cr = s.result().chosenRewards().toFloatArray();
-        float[] rr = s.result().rejectedRewards().toFloatArray();
-        int b = chunk.size();
-        for (int i = 0; i < b; i++) {
-          out.add(
-              new EvalResult.PairScore(
-                  pol[i], pol[b + i], ref[i], ref[b + i], losses[i], cr[i], rr[i]));
-        }
-        columns.add(new float[][] {losses, cr, rr, s.chosen(), s.rejected()});
-      }
-    }
-    return new EvalResult(
-        out,
-        Metrics.pairs(
-            concat(columns, 0),
-            concat(columns, 1),
-            concat(columns, 2),
-            concat(columns, 3),
-            concat(columns, 4)));
-  }
-
-  /** Losses of a batch plus the loss-semantics log-probs the metrics report. */
-  private record PairScores(PreferenceLoss.Result result, float[] chosen, float[] rejected) {
-    Map<String, Double> metrics() {
-      return Metrics.pairs(
-          result.losses().toFloatArray(),
-          result.chosenRewards().toFloatArray(),
-          result.rejectedRewards().toFloatArray(),
-          chosen,
-          rejected);
+  private void requireLoss(boolean unpairedCall, String method, String other) {
+    if (lossCfg.type().unpaired() != unpairedCall) {
+      throw new IllegalStateException(
+          "loss "
+              + lossCfg.type().trlName()
+              + " is "
+              + (unpairedCall ? "pairwise" : "unpaired")
+              + ": call "
+              + other
+              + ", not "
+              + method);
     }
   }
 
-  /**
-   * Aggregates per-token log-probs the way TRL does for the configured loss (sums; LD-weighted sums
-   * for the policy with ld_alpha; per-token means for ipo, simpo, orpo) and computes the loss.
-   */
-  private PairScores score(
-      SequenceBatch seqs,
-      NDArray tokens,
-      NDArray refTokens,
-      int b,
-      RunningMoments moments,
-      boolean updateMoments) {
-    Double ld = lossCfg.ldAlpha();
-    NDArray policy = ld == null ? seqs.sums(tokens) : seqs.ldSums(tokens, ld);
-    NDArray ref = refTokens == null ? policy.zerosLike() : seqs.sums(refTokens);
-    NDArray means = seqs.means(tokens);
-    if (lossCfg.type().averagesLogps()) {
-      NDArray lengths = policy.getManager().create(toFloats(seqs.responseLengths()));
-      policy = policy.div(lengths);
-      ref = ref.div(lengths);
+  private static void requireNonEmpty(List<?> batch) {
+    if (batch.isEmpty()) {
+      throw new IllegalArgumentException("a step needs at least one example");
     }
-    String c = "0:" + b;
-    String r = b + ":";
-    PreferenceLoss.Logps logps =
-        new PreferenceLoss.Logps(
-            policy.get(c), policy.get(r), ref.get(c), ref.get(r), means.get(c));
-    if (updateMoments && lossCfg.type() == LossType.BCO_PAIR) {
-      moments.update(loss.meanReward(logps));
-    }
-    PreferenceLoss.Result result = loss.compute(logps, moments.mean());
-    return new PairScores(result, policy.get(c).toFloatArray(), policy.get(r).toFloatArray());
-  }
-
-  private static float[] toFloats(int[] v) {
-    float[] f = new float[v.length];
-    for (int i = 0; i < v.length; i++) {
-      f[i] = v[i];
-    }
-    return f;
-  }
-
-  private static float[] concat(List<float[][]> columns, int k) {
-    int n = columns.stream().mapToInt(c -> c[k].length).sum();
-    float[] all = new float[n];
-    int at = 0;
-    for (float[][] c : columns) {
-      System.arraycopy(c[k], 0, all, at, c[k].length);
-      at += c[k].length;
-    }
-    return all;
   }
 
   /** sqrt of the sum of squares of every gradient element, accumulated in double. */

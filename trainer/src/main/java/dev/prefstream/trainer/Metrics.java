@@ -1,9 +1,10 @@
 package dev.prefstream.trainer;
 
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
-/** TRL's metric names and definitions (means over the pairs of a batch). */
+/** TRL's metric names and definitions (means over the pairs or examples of a batch). */
 final class Metrics {
 
   private Metrics() {}
@@ -15,28 +16,69 @@ final class Metrics {
       float[] chosen,
       float[] rejected) {
     int n = losses.length;
-    double loss = 0;
-    double rc = 0;
-    double rr = 0;
     double acc = 0;
-    double lc = 0;
-    double lr = 0;
     for (int i = 0; i < n; i++) {
-      loss += losses[i];
-      rc += chosenRewards[i];
-      rr += rejectedRewards[i];
       acc += chosenRewards[i] > rejectedRewards[i] ? 1 : 0;
-      lc += chosen[i];
-      lr += rejected[i];
     }
     Map<String, Double> m = new TreeMap<>();
-    m.put("loss", loss / n);
-    m.put("rewards/chosen", rc / n);
-    m.put("rewards/rejected", rr / n);
+    m.put("loss", mean(losses));
+    m.put("rewards/chosen", mean(chosenRewards));
+    m.put("rewards/rejected", mean(rejectedRewards));
     m.put("rewards/accuracies", acc / n);
-    m.put("rewards/margins", (rc - rr) / n);
-    m.put("logps/chosen", lc / n);
-    m.put("logps/rejected", lr / n);
+    m.put("rewards/margins", mean(chosenRewards) - mean(rejectedRewards));
+    m.put("logps/chosen", mean(chosen));
+    m.put("logps/rejected", mean(rejected));
     return m;
+  }
+
+  /** KTO metrics: kl, loss, and rewards/logps means over desirable (chosen) and undesirable. */
+  static Map<String, Double> unpaired(
+      float[] losses, float[] rewards, float[] logps, float[] desirable, double kl) {
+    double[] sum = new double[4];
+    int good = 0;
+    for (int i = 0; i < losses.length; i++) {
+      boolean d = desirable[i] > 0.5f;
+      good += d ? 1 : 0;
+      sum[d ? 0 : 1] += rewards[i];
+      sum[d ? 2 : 3] += logps[i];
+    }
+    int bad = losses.length - good;
+    Map<String, Double> m = new TreeMap<>();
+    m.put("loss", mean(losses));
+    m.put("kl", kl);
+    m.put("count/chosen", (double) good);
+    m.put("count/rejected", (double) bad);
+    if (good > 0) {
+      m.put("rewards/chosen", sum[0] / good);
+      m.put("logps/chosen", sum[2] / good);
+    }
+    if (bad > 0) {
+      m.put("rewards/rejected", sum[1] / bad);
+      m.put("logps/rejected", sum[3] / bad);
+    }
+    return m;
+  }
+
+  static double mean(float[] v) {
+    double s = 0;
+    for (float x : v) {
+      s += x;
+    }
+    return s / v.length;
+  }
+
+  /** Concatenates column {@code k} of chunks stored as consecutive groups of {@code stride}. */
+  static float[] concat(List<float[]> columns, int k, int stride) {
+    int n = 0;
+    for (int i = k; i < columns.size(); i += stride) {
+      n += columns.get(i).length;
+    }
+    float[] all = new float[n];
+    int at = 0;
+    for (int i = k; i < columns.size(); i += stride) {
+      System.arraycopy(columns.get(i), 0, all, at, columns.get(i).length);
+      at += columns.get(i).length;
+    }
+    return all;
   }
 }

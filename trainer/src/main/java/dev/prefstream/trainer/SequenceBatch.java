@@ -102,7 +102,12 @@ final class SequenceBatch {
 
   /** Per-token average over each row's response tokens -> (N). */
   NDArray means(NDArray tokenLogps) {
-    return sums(tokenLogps).div(lengths);
+    return perToken(sums(tokenLogps));
+  }
+
+  /** Divides per-row totals (N) by each row's response length. */
+  NDArray perToken(NDArray rowTotals) {
+    return rowTotals.div(lengths);
   }
 
   /**

@@ -93,7 +93,9 @@ class GoldenTrainTest {
         float[] got = actual.floats(name);
         initial = start.floats(name);
         for (int i = 0; i < want.length; i++) {
-          assertThat((double) got[i]).as(name + "[" + i + "]").isCloseTo(want[i], within(2e-6));
+          // Adam normalizes each gradient element, so an element near float32 noise can move by
+          // a fraction of lr either way; a wrong formula is off by the order of lr (1e-2)
+          assertThat((double) got[i]).as(name + "[" + i + "]").isCloseTo(want[i], within(5e-5));
           // two steps of lr 0.01 moved it: the comparison is not vacuous
           assertThat(Math.abs(got[i] - initial[i])).as(name + " moved").isGreaterThan(1e-4f);
         }

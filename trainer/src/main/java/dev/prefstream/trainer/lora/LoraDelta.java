@@ -53,6 +53,7 @@ public final class LoraDelta implements Adapter {
     }
     NDArray in = dropout > 0 ? Ops.dropout(x, dropout) : x;
     NDArray down = Ops.linear(in, a[at], null); // (N, T, r)
-    return Ops.linear(down, b[at], null).mul(scale); // (N, T, out)
+    // scale the small B (out, r) rather than the large output (N, T, out)
+    return Ops.linear(down, b[at].mul(scale), null); // (N, T, out)
   }
 }

@@ -35,6 +35,9 @@ public final class CausalLm implements AutoCloseable {
       NDArray wDown, // (C, I)
       NDArray bDown) {} // (C) or null
 
+  /** Largest attention-score block computed at once on CPU (see {@link #causalAttention}). */
+  static final long ATTENTION_CHUNK_BYTES = 16L << 20;
+
   private final ModelConfig config;
   private final NDManager manager;
   private final NDArray embed; // (V, C)
@@ -43,6 +46,8 @@ public final class CausalLm implements AutoCloseable {
   private final List<Block> blocks;
   private final String name;
   private final String sha256;
+  private long chunkTokens;
+  private final long attentionChunkBytes;
 
   private CausalLm(
       ModelConfig config,
@@ -61,6 +66,10 @@ public final class CausalLm implements AutoCloseable {
     this.blocks = blocks;
     this.name = name;
     this.sha256 = sha256;
+    // CPU: small blocks the allocator can reuse; GPU: large blocks for parallelism
+    boolean gpu = manager.getDevice().isGpu();
+    this.chunkTokens = gpu ? 16384 : 1024;
+    this.attentionChunkBytes = gpu ? 1L << 30 : ATTENTION_CHUNK_BYTES;
   }
 
   /** The best device DJL's PyTorch engine sees: the first GPU, else the CPU. */
@@ -70,6 +79,7 @@ public final class CausalLm implements AutoCloseable {
 
   /** Loads {@code config.json} and the safetensors weights of a Hugging Face model directory. */
   public static CausalLm load(Path modelDir, Device device) throws IOException {
+    NativeMemory.tuneMalloc();
     ModelConfig c = ModelConfig.load(modelDir);
     Checkpoint ckpt = Checkpoint.open(modelDir);
     NDManager manager = NDManager.newBaseManager(device, "PyTorch");
@@ -181,57 +191,107 @@ public final class CausalLm implements AutoCloseable {
 
   /**
    * Log-probability of each next token: for ids (N, T) returns (N, T-1) with entry [n, t] = log
-   * p(ids[n, t+1] | ids[n, 0..t]). {@code adapter} may be null (the base model).
+   * p(ids[n, t+1] | ids[n, 0..t]). {@code adapter} may be null (the base model). Rows go through
+   * the model in chunks of about {@link #chunkTokens} tokens: every intermediate array stays small
+   * enough for the allocator to reuse memory (glibc maps arrays over 32 MB afresh, paying page
+   * faults on every use), while the matmuls stay large. Gradients flow through all chunks.
    */
   public NDArray tokenLogps(NDArray ids, Adapter adapter) {
+    long n = ids.getShape().get(0);
     long t = ids.getShape().get(1);
-    NDArray logits = logits(ids, adapter).get(":, :-1, :"); // (N, T-1, V)
-    NDArray targets = ids.get(":, 1:").expandDims(-1); // (N, T-1, 1)
-    return logits.logSoftmax(2).gather(targets, 2).reshape(ids.getShape().get(0), t - 1);
+    long rows = Math.max(1, chunkTokens / t);
+    Positions positions = positions(ids.getManager(), t);
+    NDList out = new NDList();
+    for (long from = 0; from < n; from += rows) {
+      NDArray chunk = ids.get(from + ":" + Math.min(n, from + rows)); // (c, T)
+      NDArray logits = forward(chunk, adapter, positions).get(":, :-1, :"); // (c, T-1, V)
+      NDArray targets = chunk.get(":, 1:").expandDims(-1); // (c, T-1, 1)
+      out.add(logits.logSoftmax(2).gather(targets, 2).squeeze(2)); // (c, T-1)
+    }
+    return out.size() == 1 ? out.head() : NDArrays.concat(out, 0);
+  }
+
+  /** Tokens per forward chunk in {@link #tokenLogps} (default 1024 on CPU, 16384 on GPU). */
+  public void setChunkTokens(long tokens) {
+    if (tokens < 1) {
+      throw new IllegalArgumentException("chunk tokens must be >= 1, got " + tokens);
+    }
+    this.chunkTokens = tokens;
   }
 
   /** Next-token logits (N, T, V) for token ids (N, T) (int64). */
   public NDArray logits(NDArray ids, Adapter adapter) {
-    long t = ids.getShape().get(1);
-    NDManager m = ids.getManager();
-    NDArray x = embed.getNDArrayInternal().embedding(ids, embed, SparseFormat.DENSE).head();
+    return forward(ids, adapter, positions(ids.getManager(), ids.getShape().get(1)));
+  }
+
+  /** What depends only on the positions 0..T-1: RoPE tables and the causal mask. */
+  private record Positions(NDArray cos, NDArray sin, NDArray mask) {}
+
+  private Positions positions(NDManager m, long t) {
     float[][] cs = config.rope().cosSin((int) t);
     Shape ropeShape = new Shape(t, config.headDim());
-    NDArray cos = m.create(cs[0], ropeShape); // (T, hs)
-    NDArray sin = m.create(cs[1], ropeShape); // (T, hs)
-    NDArray mask = m.create(causalMask((int) t), new Shape(t, t)); // (T, T)
+    return new Positions(
+        m.create(cs[0], ropeShape), // (T, hs)
+        m.create(cs[1], ropeShape), // (T, hs)
+        m.create(causalMask((int) t), new Shape(t, t))); // (T, T)
+  }
+
+  private NDArray forward(NDArray ids, Adapter adapter, Positions p) {
+    NDArray x = embed.getNDArrayInternal().embedding(ids, embed, SparseFormat.DENSE).head();
     for (int l = 0; l < blocks.size(); l++) {
       Block b = blocks.get(l);
-      x = x.add(attention(l, b, rmsNorm(x, b.inputNorm), cos, sin, mask, adapter)); // (N, T, C)
+      x = x.add(attention(l, b, rmsNorm(x, b.inputNorm), p, adapter)); // (N, T, C)
       x = x.add(mlp(l, b, rmsNorm(x, b.postNorm), adapter));
     }
     x = rmsNorm(x, finalNorm);
     return Ops.linear(x, lmHead, null); // (N, T, V)
   }
 
-  private NDArray attention(
-      int l, Block b, NDArray x, NDArray cos, NDArray sin, NDArray mask, Adapter adapter) {
+  private NDArray attention(int l, Block b, NDArray x, Positions p, Adapter adapter) {
     long n = x.getShape().get(0);
     long t = x.getShape().get(1);
     int nh = config.numHeads();
     int nkv = config.numKvHeads();
     int hs = config.headDim();
-    int g = config.groupSize();
     NDList qkv = Ops.linear(x, b.wQkv, b.bQkv).split(new long[] {nh * hs, (nh + nkv) * hs}, 2);
     NDArray q = plus(qkv.get(0), adapter, l, Projection.Q, x); // (N, T, nh hs)
     NDArray k = plus(qkv.get(1), adapter, l, Projection.K, x); // (N, T, nkv hs)
     NDArray v = plus(qkv.get(2), adapter, l, Projection.V, x); // (N, T, nkv hs)
-    q = rope(q.reshape(n, t, nh, hs).transpose(0, 2, 1, 3), cos, sin); // (N, nh, T, hs)
-    k = rope(k.reshape(n, t, nkv, hs).transpose(0, 2, 1, 3), cos, sin); // (N, nkv, T, hs)
+    q = rope(q.reshape(n, t, nh, hs).transpose(0, 2, 1, 3), p); // (N, nh, T, hs)
+    k = rope(k.reshape(n, t, nkv, hs).transpose(0, 2, 1, 3), p); // (N, nkv, T, hs)
     v = v.reshape(n, t, nkv, hs).transpose(0, 2, 1, 3); // (N, nkv, T, hs)
-    // Grouped-query attention without repeating k/v: the g query heads of one kv head are
-    // stacked along time, so each kv head meets all its queries in one large matmul.
-    NDArray qg = q.reshape(n, nkv, g * t, hs); // (N, nkv, g T, hs)
-    NDArray att = qg.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(hs)); // (N, nkv, gT, T)
-    att = att.reshape(n, nh, t, t).add(mask).softmax(-1); // (N, nh, T, T)
-    NDArray y = att.reshape(n, nkv, g * t, t).matMul(v); // (N, nkv, g T, hs)
-    y = y.reshape(n, nh, t, hs).transpose(0, 2, 1, 3).reshape(n, t, nh * hs); // (N, T, nh hs)
+    NDArray y = causalAttention(q.mul(1.0 / Math.sqrt(hs)), k, v, p.mask()); // (N, nh, T, hs)
+    y = y.transpose(0, 2, 1, 3).reshape(n, t, nh * hs); // (N, T, nh hs)
     return plus(Ops.linear(y, b.wO, b.bO), adapter, l, Projection.O, y); // (N, T, C)
+  }
+
+  /**
+   * softmax(q k^T + mask) v for pre-scaled q (N, nh, T, hs) and k, v (N, nkv, T, hs). Grouped-query
+   * attention without repeating k/v: the g query heads of one kv head are stacked along time, so
+   * each kv head meets all its queries in one matmul. Rows are processed in chunks whose scores
+   * stay under {@link #ATTENTION_CHUNK_BYTES} on CPU: larger blocks exceed glibc's mmap threshold,
+   * and every fresh mapping costs page faults on each use.
+   */
+  private NDArray causalAttention(NDArray q, NDArray k, NDArray v, NDArray mask) {
+    long n = q.getShape().get(0);
+    long t = q.getShape().get(2);
+    int nh = config.numHeads();
+    int nkv = config.numKvHeads();
+    int hs = config.headDim();
+    int g = config.groupSize();
+    long rows = Math.max(1, attentionChunkBytes / (4L * nh * t * t));
+    NDList out = new NDList();
+    for (long from = 0; from < n; from += rows) {
+      String r = from + ":" + Math.min(n, from + rows);
+      NDArray qc = q.get(r);
+      long c = qc.getShape().get(0);
+      NDArray qg = qc.reshape(c, nkv, g * t, hs); // (c, nkv, g T, hs)
+      NDArray att = qg.matMul(k.get(r).transpose(0, 1, 3, 2)); // (c, nkv, g T, T)
+      att = att.reshape(c, nh, t, t).add(mask).softmax(-1); // (c, nh, T, T)
+      NDArray y = att.reshape(c, nkv, g * t, t).matMul(v.get(r)); // (c, nkv, g T, hs)
+      out.add(y.reshape(c, nh, t, hs)); // (c, nh, T, hs)
+    }
+    return out.size() == 1 ? out.head() : NDArrays.concat(out, 0);
   }
 
   private NDArray mlp(int l, Block b, NDArray x, Adapter adapter) {
@@ -258,10 +318,10 @@ public final class CausalLm implements AutoCloseable {
   }
 
   /** q * cos + rotate_half(q) * sin, rotate_half(x) = cat(-x[..., d/2:], x[..., :d/2]). */
-  private static NDArray rope(NDArray x, NDArray cos, NDArray sin) {
+  private static NDArray rope(NDArray x, Positions p) {
     NDList halves = x.split(2, 3); // 2 x (..., T, hs/2)
     NDArray rotated = NDArrays.concat(new NDList(halves.get(1).neg(), halves.get(0)), 3);
-    return x.mul(cos).add(rotated.mul(sin));
+    return x.mul(p.cos()).add(rotated.mul(p.sin()));
   }
 
   /** Additive mask (T, T): 0 where key j may be seen from query i, float32 min elsewhere. */

@@ -10,7 +10,6 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HashMap;
 import java.util.HexFormat;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -57,8 +56,7 @@ final class Checkpoint {
         throw new IOException(index + ": no weight_map");
       }
       Map<String, Path> weightMap = new TreeMap<>();
-      for (Iterator<Map.Entry<String, JsonNode>> it = map.fields(); it.hasNext(); ) {
-        Map.Entry<String, JsonNode> e = it.next();
+      for (Map.Entry<String, JsonNode> e : map.properties()) {
         weightMap.put(e.getKey(), dir.resolve(e.getValue().asText()));
       }
       List<Path> files = List.copyOf(new TreeSet<>(weightMap.values()));

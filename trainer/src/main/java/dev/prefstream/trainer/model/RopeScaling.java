@@ -72,12 +72,13 @@ public record RopeScaling(
     double base = theta;
     if (type.equals("dynamic")) {
       double len = Math.max(seqLen, maxPositions);
-      base = theta * Math.pow((factor * len / maxPositions) - (factor - 1), dim / (dim - 2.0));
+      base =
+          theta * StrictMath.pow((factor * len / maxPositions) - (factor - 1), dim / (dim - 2.0));
     }
     float[] inv = new float[dim / 2];
     for (int i = 0; i < inv.length; i++) {
       float exponent = (float) (2 * i) / (float) dim;
-      inv[i] = 1.0f / (float) Math.pow((float) base, exponent);
+      inv[i] = 1.0f / (float) StrictMath.pow((float) base, exponent);
     }
     if (type.equals("linear")) {
       for (int i = 0; i < inv.length; i++) {
@@ -119,8 +120,8 @@ public record RopeScaling(
     for (int t = 0; t < seqLen; t++) {
       for (int i = 0; i < half; i++) {
         float angle = (float) t * inv[i];
-        float c = (float) Math.cos(angle);
-        float s = (float) Math.sin(angle);
+        float c = (float) StrictMath.cos(angle);
+        float s = (float) StrictMath.sin(angle);
         cos[t * dim + i] = c;
         cos[t * dim + half + i] = c;
         sin[t * dim + i] = s;

@@ -64,9 +64,10 @@ public final class AdamW implements AutoCloseable {
               + " gradients");
     }
     step++;
-    double bc1 = 1 - Math.pow(beta1, step);
-    double bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
+    double bc1 = 1 - StrictMath.pow(beta1, step);
+    double bc2Sqrt = Math.sqrt(1 - StrictMath.pow(beta2, step));
     try (NDScope scope = new NDScope()) {
+      scope.suppressNotUsedWarning();
       for (int i = 0; i < params.size(); i++) {
         NDArray p = params.get(i);
         NDArray g = grads.get(i);

@@ -1,6 +1,9 @@
 package dev.prefstream.trainer.stream;
 
 import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import dev.prefstream.publisher.AdapterFiles;
 import dev.prefstream.schemas.avro.ChatMessage;
 import dev.prefstream.schemas.avro.PreferencePair;
@@ -21,32 +24,83 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /** A {@link Learner} on the DJL trainer core: DPO-family steps on one model id's LoRA adapter. */
 public final class DpoLearner implements Learner {
   static final String OPTIMIZER_FILE = "optimizer.safetensors";
 
+  private final CausalLm model;
   private final PairEncoder encoder;
   private final LoraAdapter adapter;
-  private final DpoTrainer trainer;
+  private final TrainConfig trainConfig;
   private final String baseModelName;
+  private DpoTrainer trainer;
 
   private DpoLearner(
-      PairEncoder encoder, LoraAdapter adapter, DpoTrainer trainer, String baseModelName) {
+      CausalLm model,
+      PairEncoder encoder,
+      LoraAdapter adapter,
+      TrainConfig trainConfig,
+      String baseModelName) {
+    this.model = model;
     this.encoder = encoder;
     this.adapter = adapter;
-    this.trainer = trainer;
+    this.trainConfig = trainConfig;
+    this.trainer = new DpoTrainer(model, adapter, trainConfig);
     this.baseModelName = baseModelName;
   }
 
   @Override
   public StepReport step(List<PreferencePair> batch) {
-    List<EncodedPair> encoded = new ArrayList<>(batch.size());
-    for (PreferencePair pair : batch) {
+    StepResult result = trainer.step(encode(batch));
+    return new StepReport(result.applied(), result.metrics());
+  }
+
+  @Override
+  public Map<String, Double> evaluate(List<PreferencePair> pairs) {
+    List<EncodedPair> encoded = encode(pairs);
+    Map<String, Double> metrics = new TreeMap<>();
+    trainer.evaluate(encoded).metrics().forEach((k, v) -> metrics.put("eval/" + k, v));
+    metrics.put("eval/kl", klFromReference(encoded));
+    return metrics;
+  }
+
+  /**
+   * Mean over response positions of KL(policy(.|context) || reference(.|context)) in nats, on the
+   * teacher-forced contexts of both responses of every pair: how far the adapter has moved the
+   * next-token distribution where it is being judged.
+   */
+  private double klFromReference(List<EncodedPair> pairs) {
+    double total = 0;
+    long positions = 0;
+    for (EncodedPair pair : pairs) {
+      for (int[] response : List.of(pair.chosenIds(), pair.rejectedIds())) {
+        int promptLength = pair.promptIds().length;
+        long[] ids = new long[promptLength + response.length];
+        for (int i = 0; i < ids.length; i++) {
+          ids[i] = i < promptLength ? pair.promptIds()[i] : response[i - promptLength];
+        }
+        try (NDManager scope = model.manager().newSubManager()) {
+          NDArray x = scope.create(ids, new Shape(1, ids.length)); // (1, T)
+          NDArray logP = model.logits(x, adapter.adapter()).logSoftmax(2); // (1, T, V)
+          NDArray logQ = model.logits(x, null).logSoftmax(2); // (1, T, V)
+          NDArray kl = logP.exp().mul(logP.sub(logQ)).sum(new int[] {2}); // (1, T)
+          // logits at positions P-1 .. T-2 predict the response tokens
+          total += kl.get(":, " + (promptLength - 1) + ":" + (ids.length - 1)).sum().getFloat();
+          positions += response.length;
+        }
+      }
+    }
+    return positions == 0 ? 0.0 : total / positions;
+  }
+
+  private List<EncodedPair> encode(List<PreferencePair> pairs) {
+    List<EncodedPair> encoded = new ArrayList<>(pairs.size());
+    for (PreferencePair pair : pairs) {
       encoded.add(encoder.encode(prompt(pair.getPrompt()), pair.getChosen(), pair.getRejected()));
     }
-    StepResult result = trainer.step(encoded);
-    return new StepReport(result.applied(), result.metrics());
+    return encoded;
   }
 
   @Override
@@ -62,22 +116,26 @@ public final class DpoLearner implements Learner {
     return files;
   }
 
+  /**
+   * Continues from {@code stateFiles}. Without {@value #OPTIMIZER_FILE} (a rollback's state) the
+   * optimizer starts afresh from the given weights.
+   */
   @Override
   public void restore(Map<String, byte[]> stateFiles) {
     byte[] weights = stateFiles.get(AdapterFiles.WEIGHTS);
-    byte[] optimizer = stateFiles.get(OPTIMIZER_FILE);
-    if (weights == null || optimizer == null) {
+    if (weights == null) {
       throw new IllegalStateException(
-          "trainer state needs "
-              + AdapterFiles.WEIGHTS
-              + " and "
-              + OPTIMIZER_FILE
-              + ", got "
-              + stateFiles.keySet());
+          "trainer state needs " + AdapterFiles.WEIGHTS + ", got " + stateFiles.keySet());
     }
+    byte[] optimizer = stateFiles.get(OPTIMIZER_FILE);
     try {
       adapter.loadSafetensors(weights);
-      trainer.restoreOptimizerState(optimizer);
+      if (optimizer != null) {
+        trainer.restoreOptimizerState(optimizer);
+      } else {
+        trainer.close();
+        trainer = new DpoTrainer(model, adapter, trainConfig);
+      }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot restore the trainer state", e);
     }
@@ -158,7 +216,7 @@ public final class DpoLearner implements Learner {
               .optSeed(seed)
               .build();
       LoraAdapter adapter = LoraAdapter.init(model, lora, seed);
-      return new DpoLearner(encoder, adapter, new DpoTrainer(model, adapter, train), model.name());
+      return new DpoLearner(model, encoder, adapter, train, model.name());
     }
 
     @Override

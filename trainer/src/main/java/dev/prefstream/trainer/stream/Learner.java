@@ -14,6 +14,13 @@ public interface Learner extends AutoCloseable {
   /** One optimizer step on {@code batch}; nothing changes when the result is not applied. */
   StepReport step(List<PreferencePair> batch);
 
+  /**
+   * Scores {@code pairs} without changing anything: {@code eval/rewards/accuracies}, {@code
+   * eval/loss}, {@code eval/kl} (mean per-token KL(policy || reference) over response positions, in
+   * nats) and the other TRL-named metrics, prefixed {@code eval/}.
+   */
+  Map<String, Double> evaluate(List<PreferencePair> pairs);
+
   /** The adapter as a PEFT directory's files. */
   AdapterFiles adapter();
 

@@ -11,7 +11,11 @@ import dev.prefstream.schemas.avro.PartitionPosition;
 import dev.prefstream.schemas.avro.PreferencePair;
 import dev.prefstream.schemas.avro.TrainerState;
 import dev.prefstream.schemas.avro.TrainingBatch;
+import dev.prefstream.schemas.avro.VersionRefusal;
+import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,17 +29,23 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One model id's training on one pairs partition (pairs are keyed by model id, so a model lives on
- * exactly one partition): the pairs not yet trained, the batches trained since the last version,
- * and the position {@link #nextOffset} where the next version's lineage starts.
+ * exactly one partition): pairs not yet trained, batches trained since the last version, held-out
+ * pairs for the gate, and {@link #nextOffset}, where the next version's lineage starts.
  *
- * <p>The versions of a model tile its partition: version N covers {@code [from, to)} and version
- * N+1 starts at N's {@code to}. Records of other models inside a range belong to those models'
- * versions.
+ * <p>A model's versions and refusals tile its partition: each covers {@code [from, to)} and the
+ * next starts at its {@code to}. Records of other models inside a range belong to those models.
  */
 final class ModelSession implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ModelSession.class);
 
   private record Pending(long offset, PreferencePair pair, long arrivedNanos) {}
+
+  /** What a publish attempt did. */
+  sealed interface Result {
+    record Published(AdapterManifest manifest, List<Instant> pairOccurredAt) implements Result {}
+
+    record Refused(VersionRefusal refusal) implements Result {}
+  }
 
   private final String modelId;
   private final TopicPartition partition;
@@ -43,11 +53,17 @@ final class ModelSession implements AutoCloseable {
   private final AdapterPublisher publisher;
   private final TrainerConfig config;
   private final BaseModel baseModel;
+  private final HoldoutSplit holdout;
+  private final ModelMetrics metrics;
   private final List<Pending> pending = new ArrayList<>();
   private final List<TrainingBatch> batches = new ArrayList<>();
+  private final List<Instant> trainedOccurredAt = new ArrayList<>();
+  private final Deque<PreferencePair> heldOut = new ArrayDeque<>();
   private final Map<String, double[]> metricSums = new TreeMap<>();
+  private Map<String, byte[]> publishedState;
   private long version;
   private long step;
+  private long publishedStep;
   private long skippedBatches;
   private long nextOffset = -1;
   private long trainedThrough = -1;
@@ -68,15 +84,21 @@ final class ModelSession implements AutoCloseable {
     this.publisher = publisher;
     this.config = config;
     this.baseModel = baseModel;
+    this.holdout = new HoldoutSplit(config.getDouble(TrainerConfig.HOLDOUT_PERCENT_CONFIG));
+    this.metrics = new ModelMetrics(modelId);
+    this.publishedState = learner.stateFiles();
   }
 
-  /** Continues from the state committed with the last version. */
+  /** Continues from the state committed with the last version (or refusal). */
   void restore(TrainerStateReader.Restored restored) {
     TrainerState state = restored.state();
     learner.restore(restored.files());
+    publishedState = restored.files();
     version = state.getVersion();
     step = state.getStep();
+    publishedStep = step;
     skippedBatches = state.getSkippedBatches();
+    metrics.currentVersion.set(version);
     for (PartitionPosition p : state.getPositions()) {
       if (p.getTopic().equals(partition.topic()) && p.getPartition() == partition.partition()) {
         nextOffset = p.getNextOffset();
@@ -99,9 +121,18 @@ final class ModelSession implements AutoCloseable {
     return nextOffset >= 0 && offset < nextOffset;
   }
 
+  /** Takes a pair: held out for the gate, or queued for training. */
   void add(long offset, PreferencePair pair, long nowNanos) {
     if (nextOffset < 0) {
       nextOffset = offset;
+    }
+    if (holdout.isHeldOut(pair.getPairId())) {
+      heldOut.addLast(pair);
+      metrics.heldOutPairs.incrementAndGet();
+      while (heldOut.size() > config.getInt(TrainerConfig.HOLDOUT_MAX_PAIRS_CONFIG)) {
+        heldOut.removeFirst();
+      }
+      return;
     }
     pending.add(new Pending(offset, pair, nowNanos));
   }
@@ -122,38 +153,38 @@ final class ModelSession implements AutoCloseable {
     List<Pending> taken = new ArrayList<>(pending.subList(0, size));
     pending.subList(0, size).clear();
     List<PreferencePair> pairs = taken.stream().map(Pending::pair).toList();
+    long started = System.nanoTime();
     Learner.StepReport report = learner.step(pairs);
+    Map<String, Double> stepMetrics = new TreeMap<>(report.metrics());
+    stepMetrics.put("perf/step_ms", (System.nanoTime() - started) / 1e6);
     long first = taken.get(0).offset();
     long last = taken.get(taken.size() - 1).offset();
-    BatchStatus status = report.applied() ? BatchStatus.APPLIED : BatchStatus.SKIPPED_NON_FINITE;
     batches.add(
         new TrainingBatch(
             step,
             List.of(new OffsetRange(partition.topic(), partition.partition(), first, last + 1)),
             report.applied() ? pairs.size() : 0,
-            status));
+            report.applied() ? BatchStatus.APPLIED : BatchStatus.SKIPPED_NON_FINITE));
     trainedThrough = last + 1;
+    metrics.stepped(report.applied(), pairs.size(), report.metrics());
     if (report.applied()) {
       step++;
       appliedSincePublish++;
       pairsSincePublish += pairs.size();
-      report
-          .metrics()
-          .forEach(
-              (k, v) -> {
-                double[] sum = metricSums.computeIfAbsent(k, x -> new double[1]);
-                sum[0] += v;
-              });
+      pairs.forEach(p -> trainedOccurredAt.add(p.getOccurredAt()));
+      stepMetrics.forEach((k, v) -> metricSums.computeIfAbsent(k, x -> new double[1])[0] += v);
+
     } else {
       skippedBatches++;
       log.warn(
-          "{}: skipped the batch at offsets {}-{}: non-finite loss or gradient (metrics {})",
+          "{}: skipped the batch at offsets {}-{} of {}: non-finite loss or gradient ({})",
           modelId,
           first,
           last,
+          partition,
           report.metrics());
     }
-    listener.onStep(modelId, step, report.applied(), pairs.size(), report.metrics());
+    listener.onStep(modelId, step, report.applied(), pairs.size(), stepMetrics);
   }
 
   /** True when a version is due: enough batches, or enough time with at least one batch. */
@@ -167,8 +198,8 @@ final class ModelSession implements AutoCloseable {
   }
 
   /**
-   * The first offset this session still needs re-read after a crash, were the versions due now
-   * published: empty when everything it consumed is (or would be) in a version.
+   * The first offset this session still needs re-read after a crash: empty when everything it
+   * consumed is (or, {@code afterPublishing}, is about to be) accounted for by a committed record.
    */
   OptionalLong holdBack(boolean afterPublishing) {
     if (afterPublishing) {
@@ -180,54 +211,142 @@ final class ModelSession implements AutoCloseable {
   }
 
   /**
-   * Publishes the batches trained since the last version, with {@code offsets}, in one transaction.
+   * Publishes the batches trained since the last version as a new version, or, when the candidate
+   * has non-finite weights or fails the gate, records a refusal and goes back to the last published
+   * state. Either way one transaction also commits the trainer state and {@code offsets}.
    */
-  AdapterManifest publish(
+  Result publishOrRefuse(
       Map<TopicPartition, OffsetAndMetadata> offsets, ConsumerGroupMetadata group) {
+    AdapterFiles candidate = learner.adapter();
+    Map<String, Double> evaluation =
+        gateEnabled() && !heldOut.isEmpty() ? learner.evaluate(List.copyOf(heldOut)) : Map.of();
+    Map<String, Double> allMetrics = new LinkedHashMap<>();
+    metricSums.forEach((k, sum) -> allMetrics.put(k, sum[0] / Math.max(1, appliedSincePublish)));
+    allMetrics.putAll(evaluation);
+    String[] refusal =
+        candidate.weightsFinite()
+            ? gateVerdict(evaluation)
+            : new String[] {"non_finite_weights", "the candidate adapter has NaN or Inf weights"};
+    Result result =
+        refusal == null
+            ? publish(candidate, allMetrics, offsets, group)
+            : refuse(refusal[0], refusal[1], allMetrics, offsets, group);
+    nextOffset = trainedThrough;
+    batches.clear();
+    metricSums.clear();
+    trainedOccurredAt.clear();
+    pairsSincePublish = 0;
+    appliedSincePublish = 0;
+    lastPublishNanos = System.nanoTime();
+    return result;
+  }
+
+  private Result publish(
+      AdapterFiles adapter,
+      Map<String, Double> allMetrics,
+      Map<TopicPartition, OffsetAndMetadata> offsets,
+      ConsumerGroupMetadata group) {
     long newVersion = version + 1;
-    Map<String, Double> metrics = new LinkedHashMap<>();
-    metricSums.forEach((k, sum) -> metrics.put(k, sum[0] / Math.max(1, appliedSincePublish)));
     AdapterManifest.Builder manifest =
         AdapterManifest.newBuilder()
             .setModelId(modelId)
             .setVersion(newVersion)
             .setParentVersion(version == 0 ? null : version)
             .setBaseModel(baseModel)
-            .setLineage(
-                List.of(
-                    new OffsetRange(
-                        partition.topic(), partition.partition(), nextOffset, trainedThrough)))
+            .setLineage(lineage())
             .setBatches(new ArrayList<>(batches))
             .setPairs(pairsSincePublish)
             .setSeed(config.getLong(TrainerConfig.SEED_CONFIG))
             .setConfigHash(config.configHash())
             .setTrainerId(config.trainerId())
-            .setMetrics(metrics);
+            .setMetrics(allMetrics);
+    Map<String, byte[]> state = learner.stateFiles();
+    AdapterPublisher.Published published =
+        publisher.publish(manifest, adapter, snapshot(step, state), offsets, group);
+    version = newVersion;
+    publishedStep = step;
+    publishedState = state;
+    metrics.versionsPublished.incrementAndGet();
+    metrics.currentVersion.set(version);
+    return new Result.Published(published.manifest(), List.copyOf(trainedOccurredAt));
+  }
+
+  private Result refuse(
+      String reason,
+      String message,
+      Map<String, Double> allMetrics,
+      Map<TopicPartition, OffsetAndMetadata> offsets,
+      ConsumerGroupMetadata group) {
+    learner.restore(publishedState);
+    step = publishedStep;
+    VersionRefusal refusal =
+        VersionRefusal.newBuilder()
+            .setModelId(modelId)
+            .setParentVersion(version == 0 ? null : version)
+            .setCreatedAt(Instant.now())
+            .setReason(reason)
+            .setMessage(message)
+            .setLineage(lineage())
+            .setBatches(new ArrayList<>(batches))
+            .setPairs(pairsSincePublish)
+            .setConfigHash(config.configHash())
+            .setTrainerId(config.trainerId())
+            .setMetrics(allMetrics)
+            .build();
+    publisher.refuse(refusal, version, snapshot(step, publishedState), offsets, group);
+    metrics.versionsRefused.incrementAndGet();
+    return new Result.Refused(refusal);
+  }
+
+  private boolean gateEnabled() {
+    return config.getDouble(TrainerConfig.GATE_MIN_ACCURACY_CONFIG) > 0
+        || config.getDouble(TrainerConfig.GATE_MAX_KL_CONFIG) > 0;
+  }
+
+  /** {reason, message} when the held-out evaluation fails the gate, else null. */
+  private String[] gateVerdict(Map<String, Double> evaluation) {
+    if (evaluation.isEmpty()) {
+      return null;
+    }
+    double floor = config.getDouble(TrainerConfig.GATE_MIN_ACCURACY_CONFIG);
+    double accuracy = evaluation.getOrDefault("eval/rewards/accuracies", Double.NaN);
+    if (floor > 0 && !(accuracy >= floor)) {
+      return new String[] {
+        "accuracy_below_floor",
+        String.format(
+            "held-out reward accuracy %.4f on %d pairs is below %s=%s",
+            accuracy, heldOut.size(), TrainerConfig.GATE_MIN_ACCURACY_CONFIG, floor)
+      };
+    }
+    double ceiling = config.getDouble(TrainerConfig.GATE_MAX_KL_CONFIG);
+    double kl = evaluation.getOrDefault("eval/kl", Double.NaN);
+    if (ceiling > 0 && !(kl <= ceiling)) {
+      return new String[] {
+        "kl_above_ceiling",
+        String.format(
+            "held-out KL from the reference %.6f nats/token exceeds %s=%s",
+            kl, TrainerConfig.GATE_MAX_KL_CONFIG, ceiling)
+      };
+    }
+    return null;
+  }
+
+  private List<OffsetRange> lineage() {
+    return List.of(
+        new OffsetRange(partition.topic(), partition.partition(), nextOffset, trainedThrough));
+  }
+
+  private AdapterPublisher.StateSnapshot snapshot(long atStep, Map<String, byte[]> files) {
     TrainerState.Builder state =
         TrainerState.newBuilder()
-            .setStep(step)
+            .setStep(atStep)
             .setPositions(
                 List.of(
                     new PartitionPosition(
                         partition.topic(), partition.partition(), trainedThrough)))
             .setSkippedBatches(skippedBatches)
             .setConfigHash(config.configHash());
-    AdapterFiles adapter = learner.adapter();
-    AdapterPublisher.Published published =
-        publisher.publish(
-            manifest,
-            adapter,
-            new AdapterPublisher.StateSnapshot(state, learner.stateFiles()),
-            offsets,
-            group);
-    version = newVersion;
-    nextOffset = trainedThrough;
-    batches.clear();
-    metricSums.clear();
-    pairsSincePublish = 0;
-    appliedSincePublish = 0;
-    lastPublishNanos = System.nanoTime();
-    return published.manifest();
+    return new AdapterPublisher.StateSnapshot(state, files);
   }
 
   String modelId() {
@@ -242,16 +361,11 @@ final class ModelSession implements AutoCloseable {
     return version;
   }
 
-  long step() {
-    return step;
-  }
-
   @Override
   public void close() {
-    try {
+    try (metrics;
+        learner) {
       publisher.close();
-    } finally {
-      learner.close();
     }
   }
 }

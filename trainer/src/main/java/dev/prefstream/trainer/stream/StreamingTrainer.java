@@ -4,7 +4,6 @@ import dev.prefstream.publisher.AdapterPublisher;
 import dev.prefstream.publisher.FencedException;
 import dev.prefstream.publisher.TrainerStateReader;
 import dev.prefstream.schemas.Topics;
-import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.BaseModel;
 import dev.prefstream.schemas.avro.PreferencePair;
 import dev.prefstream.schemas.registry.SchemaRegistry;
@@ -53,6 +52,7 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
   private final KafkaConsumer<String, byte[]> consumer;
   private final Map<String, ModelSession> sessions = new HashMap<>();
   private final Set<String> fencedModels = new HashSet<>();
+  private final Set<String> reopened = new HashSet<>();
   private final Set<String> onlyModels;
   private final AtomicBoolean running = new AtomicBoolean(true);
   private final BaseModel baseModel;
@@ -72,6 +72,8 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
     this.baseModel = new BaseModel(learners.baseModelName(), learners.baseModelSha256());
     Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
     props.put(ConsumerConfig.GROUP_ID_CONFIG, config.trainerId());
+    // static membership: a restarted trainer gets its partitions back without a rebalance
+    props.putIfAbsent(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, config.instanceId());
     props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
     props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
     props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
@@ -179,15 +181,32 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
       }
     }
     try {
-      AdapterManifest manifest =
-          session.publish(Map.of(tp, new OffsetAndMetadata(commit)), consumer.groupMetadata());
-      listener.onPublished(manifest);
+      ModelSession.Result result =
+          session.publishOrRefuse(
+              Map.of(tp, new OffsetAndMetadata(commit)), consumer.groupMetadata());
+      if (result instanceof ModelSession.Result.Published published) {
+        listener.onPublished(published.manifest(), published.pairOccurredAt());
+      } else {
+        listener.onRefused(((ModelSession.Result.Refused) result).refusal());
+      }
     } catch (FencedException e) {
-      log.error("{}: {}; no longer training it here", session.modelId(), e.getMessage());
-      fencedModels.add(session.modelId());
-      sessions.remove(session.modelId());
-      session.close();
+      if (consumer.assignment().contains(tp) && reopened.add(session.modelId())) {
+        // another producer committed one transaction for this model (`adapters rollback` does):
+        // every model on the partition drops its unpublished work and reloads its committed state
+        log.warn("{}: {}; reloading committed state", session.modelId(), e.getMessage());
+        closeSessions(sessions.values().stream().filter(s -> s.partition().equals(tp)).toList());
+        consumer.seek(tp, committedOrStart(tp));
+      } else {
+        log.error("{}: {}; no longer training it here", session.modelId(), e.getMessage());
+        closeSessions(List.of(session));
+        fencedModels.add(session.modelId());
+      }
     }
+  }
+
+  private long committedOrStart(TopicPartition tp) {
+    OffsetAndMetadata committed = consumer.committed(Set.of(tp)).get(tp);
+    return committed != null ? committed.offset() : consumer.beginningOffsets(List.of(tp)).get(tp);
   }
 
   private void closeSessions(Collection<ModelSession> toClose) {
@@ -223,6 +242,7 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
     @Override
     public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
       fencedModels.clear();
+      reopened.clear();
     }
   }
 

@@ -23,6 +23,12 @@ public final class TrainerConfig extends CommonConfig {
       "Names this trainer application: its consumer group, and the prefix of the per-model"
           + " transactional.id <trainer.id>-<model> that fences a zombie after a restart.";
 
+  public static final String INSTANCE_ID_CONFIG = "trainer.instance.id";
+  private static final String INSTANCE_ID_DOC =
+      "This instance's static group membership (group.instance.id): a restarted instance takes"
+          + " its partitions back at once instead of waiting out the dead one's session. Empty:"
+          + " <trainer.id>.<host name>; give each instance on one host its own.";
+
   public static final String MODEL_DIR_CONFIG = "trainer.model.dir";
   private static final String MODEL_DIR_DOC =
       "Hugging Face model directory of the base model (config.json, *.safetensors,"
@@ -93,6 +99,24 @@ public final class TrainerConfig extends CommonConfig {
       "Projections that get adapters: any of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj,"
           + " down_proj.";
 
+  public static final String HOLDOUT_PERCENT_CONFIG = "trainer.holdout.percent";
+  private static final String HOLDOUT_PERCENT_DOC =
+      "Share of pairs (by a hash of pair_id, so the split is deterministic) held out from training"
+          + " and used by the evaluation gate.";
+
+  public static final String HOLDOUT_MAX_PAIRS_CONFIG = "trainer.holdout.max.pairs";
+  private static final String HOLDOUT_MAX_PAIRS_DOC =
+      "Most recent held-out pairs per model that the gate evaluates a candidate on.";
+
+  public static final String GATE_MIN_ACCURACY_CONFIG = "gate.min.reward.accuracy";
+  private static final String GATE_MIN_ACCURACY_DOC =
+      "Refuse to publish a candidate whose held-out reward accuracy is below this. 0 disables.";
+
+  public static final String GATE_MAX_KL_CONFIG = "gate.max.kl";
+  private static final String GATE_MAX_KL_DOC =
+      "Refuse to publish a candidate whose mean per-token KL from the reference on held-out"
+          + " responses (nats) exceeds this. 0 disables.";
+
   public static final String CHUNK_BYTES_CONFIG = "publish.chunk.bytes";
   private static final String CHUNK_BYTES_DOC = "Data bytes per AdapterChunk record.";
 
@@ -111,7 +135,8 @@ public final class TrainerConfig extends CommonConfig {
           LORA_R_CONFIG,
           LORA_ALPHA_CONFIG,
           LORA_DROPOUT_CONFIG,
-          LORA_TARGET_MODULES_CONFIG);
+          LORA_TARGET_MODULES_CONFIG,
+          HOLDOUT_PERCENT_CONFIG);
 
   public static final ConfigDef CONFIG =
       commonDef()
@@ -122,6 +147,7 @@ public final class TrainerConfig extends CommonConfig {
               new ConfigDef.NonEmptyString(),
               Importance.HIGH,
               ID_DOC)
+          .define(INSTANCE_ID_CONFIG, Type.STRING, "", Importance.MEDIUM, INSTANCE_ID_DOC)
           .define(MODEL_DIR_CONFIG, Type.STRING, "", Importance.HIGH, MODEL_DIR_DOC)
           .define(MODEL_IDS_CONFIG, Type.LIST, "", Importance.HIGH, MODEL_IDS_DOC)
           .define(
@@ -148,7 +174,7 @@ public final class TrainerConfig extends CommonConfig {
           .define(
               PUBLISH_EVERY_MS_CONFIG,
               Type.LONG,
-              60_000L,
+              10_000L,
               Range.atLeast(0),
               Importance.MEDIUM,
               PUBLISH_EVERY_MS_DOC)
@@ -222,6 +248,34 @@ public final class TrainerConfig extends CommonConfig {
               Importance.MEDIUM,
               LORA_TARGET_MODULES_DOC)
           .define(
+              HOLDOUT_PERCENT_CONFIG,
+              Type.DOUBLE,
+              5.0,
+              Range.between(0.0, 50.0),
+              Importance.MEDIUM,
+              HOLDOUT_PERCENT_DOC)
+          .define(
+              HOLDOUT_MAX_PAIRS_CONFIG,
+              Type.INT,
+              256,
+              Range.between(1, 1 << 20),
+              Importance.LOW,
+              HOLDOUT_MAX_PAIRS_DOC)
+          .define(
+              GATE_MIN_ACCURACY_CONFIG,
+              Type.DOUBLE,
+              0.0,
+              Range.between(0.0, 1.0),
+              Importance.MEDIUM,
+              GATE_MIN_ACCURACY_DOC)
+          .define(
+              GATE_MAX_KL_CONFIG,
+              Type.DOUBLE,
+              0.0,
+              Range.atLeast(0.0),
+              Importance.MEDIUM,
+              GATE_MAX_KL_DOC)
+          .define(
               CHUNK_BYTES_CONFIG,
               Type.INT,
               1 << 20,
@@ -238,6 +292,21 @@ public final class TrainerConfig extends CommonConfig {
 
   public String trainerId() {
     return getString(ID_CONFIG);
+  }
+
+  /** group.instance.id: configured, or {@code <trainer.id>.<host name>}. */
+  public String instanceId() {
+    String configured = getString(INSTANCE_ID_CONFIG);
+    if (!configured.isBlank()) {
+      return configured;
+    }
+    String host;
+    try {
+      host = java.net.InetAddress.getLocalHost().getHostName();
+    } catch (java.net.UnknownHostException e) {
+      host = "localhost";
+    }
+    return (trainerId() + "." + host).replaceAll("[^A-Za-z0-9._-]", "_");
   }
 
   public Path modelDir() {

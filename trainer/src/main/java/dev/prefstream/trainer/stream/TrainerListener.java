@@ -1,6 +1,9 @@
 package dev.prefstream.trainer.stream;
 
 import dev.prefstream.schemas.avro.AdapterManifest;
+import dev.prefstream.schemas.avro.VersionRefusal;
+import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 
 /** Progress callbacks, called on the trainer's thread; keep them quick. */
@@ -11,6 +14,9 @@ public interface TrainerListener {
   default void onStep(
       String modelId, long step, boolean applied, int pairs, Map<String, Double> metrics) {}
 
-  /** A version was committed. */
-  default void onPublished(AdapterManifest manifest) {}
+  /** A version was committed; {@code pairOccurredAt} has one entry per pair trained into it. */
+  default void onPublished(AdapterManifest manifest, List<Instant> pairOccurredAt) {}
+
+  /** A candidate was refused and recorded; training continues from the last published version. */
+  default void onRefused(VersionRefusal refusal) {}
 }

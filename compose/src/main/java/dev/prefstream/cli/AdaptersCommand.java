@@ -1,0 +1,221 @@
+package dev.prefstream.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.prefstream.publisher.AdapterLog;
+import dev.prefstream.publisher.Rollback;
+import dev.prefstream.schemas.avro.AdapterManifest;
+import dev.prefstream.schemas.avro.OffsetRange;
+import dev.prefstream.schemas.avro.VersionRefusal;
+import dev.prefstream.schemas.config.CommonConfig;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(
+    name = "adapters",
+    description = "Lists a model's adapter versions with their lineage, or rolls back to one.",
+    subcommands = {AdaptersCommand.ListVersions.class, AdaptersCommand.RollbackTo.class})
+final class AdaptersCommand {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @Command(
+      name = "list",
+      description =
+          "One line (or JSON object) per version: parent, sha256, pairs, metrics and the pair"
+              + " offsets it was trained on (to_offset exclusive).")
+  static final class ListVersions implements Callable<Integer> {
+    @Mixin KafkaOptions kafka;
+
+    @Option(names = "--model", required = true, paramLabel = "M")
+    String model;
+
+    @Option(names = "--output", defaultValue = "table", description = "table or json")
+    String output;
+
+    @Option(names = "--refusals", description = "Also list refused candidates.")
+    boolean refusals;
+
+    @Override
+    public Integer call() {
+      CommonConfig config = new CommonConfig(kafka.settings(Map.of()));
+      AdapterLog log =
+          AdapterLog.read(
+              config.kafkaClientProperties(),
+              config.topics(),
+              config.schemaRegistry(),
+              model,
+              null);
+      boolean json = output.equals("json");
+      if (!json && !output.equals("table")) {
+        throw new IllegalArgumentException("--output must be table or json, got " + output);
+      }
+      if (!json) {
+        System.out.printf(
+            "%-8s %-7s %-9s %7s %9s %7s  %-12s  %s%n",
+            "version", "parent", "origin", "pairs", "loss", "acc", "sha256", "lineage");
+      }
+      for (AdapterManifest m : log.versions()) {
+        System.out.println(json ? toJson(m) : toRow(m));
+      }
+      if (refusals) {
+        for (VersionRefusal r : log.refusals()) {
+          System.out.println(
+              json
+                  ? refusalJson(r)
+                  : String.format(
+                      "refused  %-7s %-9s %7d  %s  %s",
+                      r.getParentVersion(),
+                      r.getReason(),
+                      r.getPairs(),
+                      lineage(r.getLineage()),
+                      r.getMessage()));
+        }
+      }
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "rollback",
+      description =
+          "Publishes a new version whose content is version N's (history is never rewritten); a"
+              + " running trainer continues from it.")
+  static final class RollbackTo implements Callable<Integer> {
+    @Mixin KafkaOptions kafka;
+
+    @Option(names = "--model", required = true, paramLabel = "M")
+    String model;
+
+    @Option(names = "--to-version", required = true, paramLabel = "N")
+    long toVersion;
+
+    @Option(
+        names = "--trainer-id",
+        defaultValue = "prefstream-trainer",
+        description = "The trainer.id that trains this model (default: ${DEFAULT-VALUE}).")
+    String trainerId;
+
+    @Override
+    public Integer call() {
+      CommonConfig config = new CommonConfig(kafka.settings(Map.of()));
+      AdapterManifest written =
+          Rollback.run(
+              config.kafkaClientProperties(),
+              config.topics(),
+              config.schemaRegistry(),
+              trainerId,
+              model,
+              toVersion);
+      System.out.printf(
+          "%s v%d published: the content of v%d (sha256 %s)%n",
+          model, written.getVersion(), toVersion, written.getSha256());
+      return 0;
+    }
+  }
+
+  static String toJson(AdapterManifest m) {
+    ObjectNode o = JSON.createObjectNode();
+    o.put("model", m.getModelId());
+    o.put("version", m.getVersion());
+    if (m.getParentVersion() == null) {
+      o.putNull("parent_version");
+    } else {
+      o.put("parent_version", m.getParentVersion());
+    }
+    o.put("origin", m.getOrigin().name());
+    if (m.getRollbackOf() != null) {
+      o.put("rollback_of", m.getRollbackOf());
+    }
+    o.put("sha256", m.getSha256());
+    o.put("pairs", m.getPairs());
+    o.put("created_at", m.getCreatedAt().toString());
+    o.put("trainer_id", m.getTrainerId());
+    o.put("seed", m.getSeed());
+    o.put("config_hash", m.getConfigHash());
+    o.putObject("base_model")
+        .put("name", m.getBaseModel().getName())
+        .put("sha256", m.getBaseModel().getSha256());
+    ObjectNode metrics = o.putObject("metrics");
+    m.getMetrics().forEach(metrics::put);
+    putLineage(o, m.getLineage());
+    ArrayNode batches = o.putArray("batches");
+    m.getBatches()
+        .forEach(
+            b -> {
+              ObjectNode batch = batches.addObject();
+              batch.put("step", b.getStep());
+              batch.put("pairs", b.getPairs());
+              batch.put("status", b.getStatus().name());
+              putRanges(batch.putArray("ranges"), b.getRanges());
+            });
+    return o.toString();
+  }
+
+  private static String refusalJson(VersionRefusal r) {
+    ObjectNode o = JSON.createObjectNode();
+    o.put("model", r.getModelId());
+    o.put("refused", true);
+    if (r.getParentVersion() == null) {
+      o.putNull("parent_version");
+    } else {
+      o.put("parent_version", r.getParentVersion());
+    }
+    o.put("reason", r.getReason());
+    o.put("message", r.getMessage());
+    o.put("pairs", r.getPairs());
+    ObjectNode metrics = o.putObject("metrics");
+    r.getMetrics().forEach(metrics::put);
+    putLineage(o, r.getLineage());
+    return o.toString();
+  }
+
+  private static void putLineage(ObjectNode o, List<OffsetRange> ranges) {
+    putRanges(o.putArray("lineage"), ranges);
+  }
+
+  private static void putRanges(ArrayNode array, List<OffsetRange> ranges) {
+    for (OffsetRange r : ranges) {
+      array
+          .addObject()
+          .put("topic", r.getTopic())
+          .put("partition", r.getPartition())
+          .put("from_offset", r.getFromOffset())
+          .put("to_offset", r.getToOffset());
+    }
+  }
+
+  private static String toRow(AdapterManifest m) {
+    return String.format(
+        "v%-7d %-7s %-9s %7d %9.4f %7.2f  %-12s  %s",
+        m.getVersion(),
+        m.getParentVersion() == null ? "-" : "v" + m.getParentVersion(),
+        m.getOrigin() + (m.getRollbackOf() == null ? "" : "<-v" + m.getRollbackOf()),
+        m.getPairs(),
+        m.getMetrics().getOrDefault("loss", Double.NaN),
+        m.getMetrics().getOrDefault("rewards/accuracies", Double.NaN),
+        m.getSha256().substring(0, 12),
+        lineage(m.getLineage()));
+  }
+
+  private static String lineage(List<OffsetRange> ranges) {
+    return String.join(
+        " ",
+        ranges.stream()
+            .map(
+                r ->
+                    r.getTopic()
+                        + "-"
+                        + r.getPartition()
+                        + "["
+                        + r.getFromOffset()
+                        + ","
+                        + r.getToOffset()
+                        + ")")
+            .toList());
+  }
+}

@@ -1,0 +1,202 @@
+package dev.prefstream.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** model init, train and eval as a user runs them, on a learnable synthetic preference. */
+class TrainerCliTest {
+
+  @TempDir static Path dir;
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  record Run(int code, String out, String err) {}
+
+  static Run run(Object command, String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cl = new CommandLine(command);
+    cl.setOut(new PrintWriter(out));
+    cl.setErr(new PrintWriter(err));
+    int code = cl.execute(args);
+    return new Run(code, out.toString(), err.toString());
+  }
+
+  /** Chosen answers end with "!!", rejected ones with "??"; prompts are chat or plain. */
+  static void writePairs(Path file, long seed, int n) throws Exception {
+    SplittableRandom rng = new SplittableRandom(seed);
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      String q = word(rng);
+      String prompt =
+          i % 2 == 0
+              ? JSON.writeValueAsString("Q: " + q + "\nA:")
+              : "[{\"role\": \"user\", \"content\": " + JSON.writeValueAsString(q) + "}]";
+      lines.add(
+          "{\"prompt\": "
+              + prompt
+              + ", \"chosen\": \" "
+              + word(rng)
+              + "!!\", \"rejected\": \" "
+              + word(rng)
+              + "??\"}");
+    }
+    Files.write(file, lines);
+  }
+
+  static String word(SplittableRandom rng) {
+    StringBuilder sb = new StringBuilder();
+    for (int i = rng.nextInt(2, 7); i > 0; i--) {
+      sb.append((char) ('a' + rng.nextInt(26)));
+    }
+    return sb.toString();
+  }
+
+  @BeforeAll
+  static void model() throws Exception {
+    Run r =
+        run(
+            new ModelCommand(),
+            "init",
+            "--arch",
+            "qwen2",
+            "--seed",
+            "3",
+            "--out",
+            dir.resolve("model").toString(),
+            "--hidden-size",
+            "48",
+            "--heads",
+            "4",
+            "--kv-heads",
+            "2",
+            "--tie-embeddings");
+    assertThat(r.code()).as(r.err()).isZero();
+    writePairs(dir.resolve("train.jsonl"), 1, 64);
+    writePairs(dir.resolve("heldout.jsonl"), 2, 24);
+  }
+
+  /** eval on the held-out file with extra options. */
+  static Run eval(String... extra) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "--model",
+                dir.resolve("model").toString(),
+                "--pairs",
+                dir.resolve("heldout.jsonl").toString()));
+    args.addAll(List.of(extra));
+    return run(new EvalCommand(), args.toArray(String[]::new));
+  }
+
+  static List<JsonNode> lines(String out) throws Exception {
+    List<JsonNode> nodes = new ArrayList<>();
+    for (String line : out.split("\n")) {
+      if (!line.isBlank()) {
+        nodes.add(JSON.readTree(line));
+      }
+    }
+    return nodes;
+  }
+
+  @Test
+  void trainRaisesHeldOutRewardAccuracyAndEvalPrintsScoredIds() throws Exception {
+    Path adapter = dir.resolve("adapter");
+    Run t =
+        run(
+            new TrainCommand(),
+            "--model",
+            dir.resolve("model").toString(),
+            "--pairs",
+            dir.resolve("train.jsonl").toString(),
+            "--out",
+            adapter.toString(),
+            "--steps",
+            "32",
+            "--batch-size",
+            "8",
+            "--lr",
+            "2e-3",
+            "--lora-r",
+            "4",
+            "--lora-alpha",
+            "8",
+            "--target-modules",
+            "q_proj,v_proj,gate_proj,down_proj");
+    assertThat(t.code()).as(t.err()).isZero();
+    assertThat(t.err()).contains("32/32");
+    assertThat(adapter.resolve("adapter_model.safetensors")).exists();
+    assertThat(adapter.resolve("adapter_config.json")).exists();
+
+    Run base = eval("--loss", "sigmoid", "--beta", "0.1", "--output", "json");
+    Run tuned =
+        eval(
+            "--adapter",
+            adapter.toString(),
+            "--loss",
+            "sigmoid",
+            "--beta",
+            "0.1",
+            "--output",
+            "json");
+    assertThat(tuned.code()).as(tuned.err()).isZero();
+    List<JsonNode> b = lines(base.out());
+    List<JsonNode> a = lines(tuned.out());
+    assertThat(a).hasSize(25);
+    JsonNode summary = a.get(24).get("summary");
+    assertThat(b.get(24).get("summary").get("rewards/accuracies").asDouble()).isZero();
+    assertThat(summary.get("rewards/accuracies").asDouble()).isGreaterThanOrEqualTo(0.8);
+    for (int i = 0; i < 24; i++) {
+      JsonNode p = a.get(i);
+      assertThat(p.get("index").asInt()).isEqualTo(i);
+      // without an adapter policy and reference are the same model: identical numbers
+      assertThat(b.get(i).get("policy_chosen_logps").asDouble())
+          .isEqualTo(b.get(i).get("reference_chosen_logps").asDouble());
+      assertThat(p.get("reference_chosen_logps").asDouble())
+          .isEqualTo(b.get(i).get("reference_chosen_logps").asDouble());
+      // chosen responses are " word!!" + EOS: bytes and the EOS id
+      JsonNode chosen = p.get("chosen_ids");
+      assertThat(chosen.get(chosen.size() - 1).asInt()).isEqualTo(257);
+      assertThat(chosen.get(chosen.size() - 2).asInt()).isEqualTo('!');
+    }
+
+    Run table = eval("--adapter", adapter.toString(), "--loss", "ipo");
+    assertThat(table.out()).contains("pol.chosen").contains("rewards/accuracies");
+  }
+
+  @Test
+  void badOptionsAreUsageErrorsNamingTheValue() {
+    Run r =
+        run(
+            new EvalCommand(),
+            "--model",
+            dir.resolve("model").toString(),
+            "--pairs",
+            dir.resolve("heldout.jsonl").toString(),
+            "--loss",
+            "dpo");
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("unknown loss 'dpo'").contains("sigmoid").contains("orpo");
+    Run missing =
+        run(
+            new EvalCommand(),
+            "--model",
+            dir.resolve("nope").toString(),
+            "--pairs",
+            dir.resolve("heldout.jsonl").toString());
+    assertThat(missing.code()).isEqualTo(1);
+    assertThat(missing.err()).contains("config.json");
+  }
+}

@@ -1,0 +1,86 @@
+package dev.prefstream.publisher;
+
+import dev.prefstream.schemas.Topics;
+import dev.prefstream.schemas.avro.AdapterManifest;
+import dev.prefstream.schemas.avro.AdapterOrigin;
+import dev.prefstream.schemas.avro.TrainerState;
+import dev.prefstream.schemas.registry.SchemaRegistry;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
+
+/**
+ * Publishes a new version of a model whose content is an earlier version's. History is never
+ * rewritten: the rollback is version latest+1 with {@code origin = ROLLBACK} and {@code rollback_of
+ * = N}.
+ *
+ * <p>It takes over the model's transactional.id for one transaction, which fences the running
+ * trainer's producer first (aborting any transaction it has open), so the version numbers it reads
+ * cannot move under it. The trainer state it commits holds version N's weights, the unchanged input
+ * positions, and no optimizer moments (the optimizer starts afresh from the rolled-back weights).
+ * The trainer notices at its next publish (fenced), reloads that state, and re-trains the pairs it
+ * had not yet published on top of it.
+ */
+public final class Rollback {
+  private Rollback() {}
+
+  /** The version written. */
+  public static AdapterManifest run(
+      Map<String, Object> clientProperties,
+      Topics topics,
+      SchemaRegistry registry,
+      String trainerId,
+      String modelId,
+      long toVersion) {
+    try (AdapterPublisher publisher =
+        new AdapterPublisher(
+            clientProperties,
+            trainerId + "-" + modelId,
+            topics,
+            registry,
+            AdapterPublisher.DEFAULT_CHUNK_BYTES)) {
+      AdapterLog log = AdapterLog.read(clientProperties, topics, registry, modelId, toVersion);
+      AdapterManifest target =
+          log.versions().stream()
+              .filter(v -> v.getVersion() == toVersion)
+              .findFirst()
+              .orElseThrow();
+      AdapterManifest latest = log.latest().orElseThrow();
+      AdapterFiles files = log.files().orElseThrow();
+      TrainerStateReader.Restored current =
+          TrainerStateReader.read(clientProperties, topics, registry, java.util.Set.of(modelId))
+              .get(modelId);
+      TrainerState.Builder state =
+          TrainerState.newBuilder()
+              .setStep(current == null ? 0 : current.state().getStep())
+              .setPositions(current == null ? List.of() : current.state().getPositions())
+              .setSkippedBatches(current == null ? 0 : current.state().getSkippedBatches())
+              .setLossState(Map.of())
+              .setConfigHash(target.getConfigHash());
+      AdapterManifest.Builder manifest =
+          AdapterManifest.newBuilder()
+              .setModelId(modelId)
+              .setVersion(latest.getVersion() + 1)
+              .setParentVersion(latest.getVersion())
+              .setOrigin(AdapterOrigin.ROLLBACK)
+              .setRollbackOf(toVersion)
+              .setBaseModel(target.getBaseModel())
+              .setLineage(List.of())
+              .setBatches(List.of())
+              .setPairs(0)
+              .setSeed(target.getSeed())
+              .setConfigHash(target.getConfigHash())
+              .setTrainerId(trainerId)
+              .setMetrics(target.getMetrics());
+      return publisher
+          .publish(
+              manifest,
+              files,
+              new AdapterPublisher.StateSnapshot(
+                  state, Map.of(AdapterFiles.WEIGHTS, files.weights())),
+              Map.of(),
+              new ConsumerGroupMetadata(trainerId))
+          .manifest();
+    }
+  }
+}
