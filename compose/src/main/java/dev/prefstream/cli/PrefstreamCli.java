@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
       DemoCommand.class,
       StackCommand.class,
       IngestCommand.class,
+      DeadLettersCommand.class,
       TrainerCommand.class,
       SinkCommand.class,
       EmitCommand.class,

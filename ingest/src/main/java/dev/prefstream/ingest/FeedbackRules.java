@@ -4,129 +4,272 @@ import dev.prefstream.schemas.DeadLetterReason;
 import dev.prefstream.schemas.avro.ChatMessage;
 import dev.prefstream.schemas.avro.FeedbackEvent;
 import dev.prefstream.schemas.avro.FeedbackKind;
-import dev.prefstream.schemas.avro.PreferencePair;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
+import dev.prefstream.schemas.avro.ServedResponses;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.regex.Pattern;
 
-/** Pure validation and conversion of decoded feedback events into preference pairs. */
+/**
+ * Pure validation and normalization of decoded records: every check that needs only the record
+ * itself. A valid record comes back with its texts in NFC; an invalid one with the reason code and
+ * a message that names the field and the offending value.
+ */
 final class FeedbackRules {
   static final Pattern MODEL_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
-  static final int MAX_EVENT_ID_CHARS = 256;
+  static final int MAX_ID_CHARS = 256;
+  static final Set<String> CHAT_ROLES = Set.of("system", "user", "assistant", "tool");
 
   private final int maxTextChars;
+  private final int maxResponses;
 
-  FeedbackRules(int maxTextChars) {
+  FeedbackRules(int maxTextChars, int maxResponses) {
     this.maxTextChars = maxTextChars;
+    this.maxResponses = maxResponses;
   }
 
-  Verdict apply(FeedbackEvent event) {
-    String eventId = event.getEventId();
-    String modelId = event.getModelId();
-    if (eventId.isBlank() || eventId.length() > MAX_EVENT_ID_CHARS) {
-      return reject(
-          DeadLetterReason.INVALID_EVENT_ID,
-          "event_id must be 1-" + MAX_EVENT_ID_CHARS + " characters, got " + eventId.length(),
-          event);
-    }
-    if (!MODEL_ID.matcher(modelId).matches()) {
-      return reject(
-          DeadLetterReason.INVALID_MODEL_ID,
-          "model_id '" + abbreviate(modelId) + "' does not match " + MODEL_ID.pattern(),
-          event);
-    }
-    if (event.getKind() != FeedbackKind.PAIRWISE) {
-      return reject(
-          DeadLetterReason.UNSUPPORTED_KIND,
-          "feedback kind " + event.getKind() + " is not handled yet (PAIRWISE is)",
-          event);
-    }
-    return pairwise(event);
+  FeedbackRules(IngestConfig config) {
+    this(config.maxTextChars(), config.maxResponses());
   }
 
-  private Verdict pairwise(FeedbackEvent event) {
-    Object prompt = event.getPrompt();
-    String chosen = event.getChosen();
-    String rejected = event.getRejected();
-    String missing =
-        isBlankPrompt(prompt)
-            ? "prompt"
-            : isBlank(chosen) ? "chosen" : isBlank(rejected) ? "rejected" : null;
-    if (missing != null) {
-      return reject(DeadLetterReason.MISSING_FIELD, "PAIRWISE feedback needs " + missing, event);
-    }
-    int longest = Math.max(promptChars(prompt), Math.max(chosen.length(), rejected.length()));
-    if (longest > maxTextChars) {
-      return reject(
-          DeadLetterReason.TEXT_TOO_LONG,
-          "a text of " + longest + " chars exceeds ingest.max.text.chars=" + maxTextChars,
-          event);
-    }
-    if (chosen.equals(rejected)) {
-      return reject(
-          DeadLetterReason.IDENTICAL_RESPONSES,
-          "chosen and rejected are the same " + chosen.length() + "-char text",
-          event);
-    }
-    PreferencePair pair =
-        PreferencePair.newBuilder()
-            .setPairId(pairId(event.getEventId(), 0))
-            .setModelId(event.getModelId())
-            .setPrompt(prompt)
-            .setChosen(chosen)
-            .setRejected(rejected)
-            .setKind(event.getKind())
-            .setEventIds(List.of(event.getEventId()))
-            .setSource(event.getSource())
-            .setOccurredAt(event.getOccurredAt())
-            .build();
-    return new Verdict.Pairs(List.of(pair));
-  }
-
-  /** Hex sha-256 of {@code eventId#index}: stable across replays, drives the held-out split. */
-  static String pairId(String eventId, int index) {
+  /** Checks a feedback event for its kind; returns it normalized. */
+  Verdict<FeedbackEvent> feedback(FeedbackEvent event) {
     try {
-      MessageDigest sha = MessageDigest.getInstance("SHA-256");
-      return HexFormat.of()
-          .formatHex(sha.digest((eventId + "#" + index).getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("every JVM has SHA-256", e);
-    }
-  }
-
-  private static Verdict reject(DeadLetterReason reason, String message, FeedbackEvent event) {
-    return new Verdict.Problem(reason, message);
-  }
-
-  private static boolean isBlank(String s) {
-    return s == null || s.isBlank();
-  }
-
-  private static boolean isBlankPrompt(Object prompt) {
-    if (prompt instanceof String text) {
-      return text.isBlank();
-    }
-    if (prompt instanceof List<?> messages) {
-      return messages.isEmpty();
-    }
-    return true;
-  }
-
-  private static int promptChars(Object prompt) {
-    if (prompt instanceof List<?> messages) {
-      int total = 0;
-      for (Object m : messages) {
-        total += ((ChatMessage) m).getContent().length();
+      checkId("event_id", event.getEventId(), DeadLetterReason.INVALID_EVENT_ID);
+      checkModelId(event.getModelId());
+      String userKey = event.getUserKey();
+      if (userKey != null && !userKey.isEmpty()) {
+        checkId("user_key", userKey, DeadLetterReason.INVALID_USER_KEY);
       }
-      return total;
+      FeedbackEvent.Builder normalized = FeedbackEvent.newBuilder(event);
+      FeedbackKind kind = event.getKind();
+      switch (kind) {
+        case PAIRWISE -> {
+          normalized.setPrompt(prompt(kind, event.getPrompt()));
+          String chosen = text(kind, "chosen", event.getChosen());
+          String rejected = text(kind, "rejected", event.getRejected());
+          if (chosen.equals(rejected)) {
+            throw identical("chosen and rejected", chosen);
+          }
+          normalized.setChosen(chosen).setRejected(rejected);
+        }
+        case BINARY -> {
+          normalized.setPrompt(prompt(kind, event.getPrompt()));
+          normalized.setResponse(text(kind, "response", event.getResponse()));
+          if (event.getLabel() == null) {
+            throw missing(kind, "label (true = thumbs up, false = thumbs down)");
+          }
+        }
+        case RANKED -> {
+          normalized.setPrompt(prompt(kind, event.getPrompt()));
+          normalized.setResponses(responses(kind, event.getResponses(), true));
+        }
+        case SERVED_CHOICE -> {
+          // prompt and candidates come from the impression; the choice only points at it
+          String requestId = event.getRequestId();
+          if (requestId == null || requestId.isBlank()) {
+            throw missing(kind, "request_id");
+          }
+          checkId("request_id", requestId, DeadLetterReason.INVALID_REQUEST_ID);
+          Integer index = event.getChosenIndex();
+          if (index == null) {
+            throw missing(kind, "chosen_index");
+          }
+          if (index < 0 || index >= maxResponses) {
+            throw new Rejected(
+                DeadLetterReason.BAD_CHOSEN_INDEX,
+                "chosen_index "
+                    + index
+                    + " can never name a served response (0 to "
+                    + (maxResponses - 1)
+                    + ", ingest.max.responses="
+                    + maxResponses
+                    + ")");
+          }
+        }
+        case EDIT -> {
+          normalized.setPrompt(prompt(kind, event.getPrompt()));
+          String original = text(kind, "response", event.getResponse());
+          String edited = text(kind, "edited", event.getEdited());
+          if (original.equals(edited)) {
+            throw identical("response and edited", original);
+          }
+          normalized.setResponse(original).setEdited(edited);
+        }
+      }
+      return new Verdict.Valid<>(normalized.build());
+    } catch (Rejected r) {
+      return new Verdict.Problem<>(r.reason, r.getMessage());
     }
-    return ((String) prompt).length();
   }
 
-  private static String abbreviate(String s) {
-    return s.length() <= 40 ? s : s.substring(0, 40) + "...";
+  /** Checks an impression from the served topic; returns it normalized. */
+  Verdict<ServedResponses> impression(ServedResponses served) {
+    try {
+      String requestId = served.getRequestId();
+      if (requestId.isBlank()) {
+        throw new Rejected(DeadLetterReason.MISSING_FIELD, "the impression's request_id is blank");
+      }
+      checkId("request_id", requestId, DeadLetterReason.INVALID_REQUEST_ID);
+      checkModelId(served.getModelId());
+      return new Verdict.Valid<>(
+          ServedResponses.newBuilder(served)
+              .setPrompt(prompt(null, served.getPrompt()))
+              .setResponses(responses(null, served.getResponses(), false))
+              .build());
+    } catch (Rejected r) {
+      return new Verdict.Problem<>(
+          r.reason, r.getMessage() + " (impression " + abbreviate(served.getRequestId()) + ")");
+    }
+  }
+
+  private Object prompt(FeedbackKind kind, Object prompt) {
+    if (prompt == null) {
+      throw missing(kind, "prompt");
+    }
+    if (prompt instanceof String text) {
+      String normalized = text(kind, "prompt", text);
+      return normalized;
+    }
+    List<?> messages = (List<?>) prompt;
+    if (messages.isEmpty()) {
+      throw missing(kind, "prompt (a chat prompt needs at least one message)");
+    }
+    List<ChatMessage> normalized = new ArrayList<>(messages.size());
+    int total = 0;
+    boolean anyContent = false;
+    for (int i = 0; i < messages.size(); i++) {
+      ChatMessage message = (ChatMessage) messages.get(i);
+      String role = message.getRole();
+      if (!CHAT_ROLES.contains(role)) {
+        throw new Rejected(
+            DeadLetterReason.INVALID_PROMPT,
+            "prompt["
+                + i
+                + "].role is '"
+                + abbreviate(role)
+                + "'; use one of system, user, assistant, tool");
+      }
+      String content = checkedText("prompt[" + i + "].content", message.getContent());
+      anyContent |= !content.isBlank();
+      total += content.length();
+      normalized.add(new ChatMessage(role, content));
+    }
+    if (!anyContent) {
+      throw missing(kind, "prompt (every chat message is blank)");
+    }
+    checkLength("prompt", total);
+    return normalized;
+  }
+
+  private List<String> responses(FeedbackKind kind, List<String> responses, boolean distinct) {
+    if (responses == null) {
+      throw missing(kind, "responses");
+    }
+    if (responses.size() < 2) {
+      throw new Rejected(
+          DeadLetterReason.TOO_FEW_RESPONSES,
+          responses.size() + " response(s); at least 2 are needed to prefer one over another");
+    }
+    if (responses.size() > maxResponses) {
+      throw new Rejected(
+          DeadLetterReason.TOO_MANY_RESPONSES,
+          responses.size() + " responses exceed ingest.max.responses=" + maxResponses);
+    }
+    List<String> normalized = new ArrayList<>(responses.size());
+    Map<String, Integer> seen = new HashMap<>();
+    for (int i = 0; i < responses.size(); i++) {
+      String response = text(kind, "responses[" + i + "]", responses.get(i));
+      Integer earlier = seen.putIfAbsent(response, i);
+      if (distinct && earlier != null) {
+        throw identical("responses[" + earlier + "] and responses[" + i + "]", response);
+      }
+      normalized.add(response);
+    }
+    return normalized;
+  }
+
+  /** A required, non-blank text: checked, normalized and within the size limit. */
+  private String text(FeedbackKind kind, String field, String value) {
+    if (value == null || value.isBlank()) {
+      throw missing(kind, field);
+    }
+    String normalized = checkedText(field, value);
+    checkLength(field, normalized.length());
+    return normalized;
+  }
+
+  private static String checkedText(String field, String value) {
+    String problem = Texts.problem(value);
+    if (problem != null) {
+      throw new Rejected(DeadLetterReason.INVALID_TEXT, field + " has " + problem);
+    }
+    return Texts.nfc(value);
+  }
+
+  private void checkLength(String field, int chars) {
+    if (chars > maxTextChars) {
+      throw new Rejected(
+          DeadLetterReason.TEXT_TOO_LONG,
+          field
+              + " has "
+              + chars
+              + " chars (after NFC), more than ingest.max.text.chars="
+              + maxTextChars);
+    }
+  }
+
+  private static void checkId(String field, String id, DeadLetterReason reason) {
+    if (id.isBlank() || id.length() > MAX_ID_CHARS) {
+      throw new Rejected(
+          reason,
+          field + " must be 1-" + MAX_ID_CHARS + " non-blank characters, got " + id.length());
+    }
+    String problem = Texts.idProblem(id);
+    if (problem != null) {
+      throw new Rejected(reason, field + " '" + abbreviate(id) + "' has " + problem);
+    }
+  }
+
+  private static void checkModelId(String modelId) {
+    if (!MODEL_ID.matcher(modelId).matches()) {
+      throw new Rejected(
+          DeadLetterReason.INVALID_MODEL_ID,
+          "model_id '"
+              + abbreviate(modelId)
+              + "' ("
+              + modelId.length()
+              + " chars) does not match "
+              + MODEL_ID.pattern());
+    }
+  }
+
+  private static Rejected missing(FeedbackKind kind, String field) {
+    return new Rejected(
+        DeadLetterReason.MISSING_FIELD,
+        (kind == null ? "an impression" : kind + " feedback") + " needs " + field);
+  }
+
+  private static Rejected identical(String what, String text) {
+    return new Rejected(
+        DeadLetterReason.IDENTICAL_RESPONSES,
+        what + " are the same " + text.length() + "-char text '" + abbreviate(text) + "'");
+  }
+
+  static String abbreviate(String s) {
+    return Texts.abbreviate(s);
+  }
+
+  /** Control flow inside the rules only: never escapes this class. */
+  private static final class Rejected extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    private final transient DeadLetterReason reason;
+
+    Rejected(DeadLetterReason reason, String message) {
+      super(message, null, false, false);
+      this.reason = reason;
+    }
   }
 }

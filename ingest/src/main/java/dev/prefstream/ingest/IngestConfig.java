@@ -2,6 +2,8 @@ package dev.prefstream.ingest;
 
 import dev.prefstream.schemas.config.CommonConfig;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
 import java.util.Map;
 import org.apache.kafka.common.config.ConfigDef;
 import org.apache.kafka.common.config.ConfigDef.Importance;
@@ -16,8 +18,51 @@ public final class IngestConfig extends CommonConfig {
 
   public static final String MAX_TEXT_CHARS_CONFIG = "ingest.max.text.chars";
   private static final String MAX_TEXT_CHARS_DOC =
-      "Longest prompt or response accepted, in UTF-16 chars; longer ones are dead-lettered as"
-          + " text_too_long.";
+      "Longest prompt or response accepted, in UTF-16 chars after NFC normalization (a chat"
+          + " prompt counts all its messages); longer ones are dead-lettered as text_too_long.";
+
+  public static final String MAX_RESPONSES_CONFIG = "ingest.max.responses";
+  private static final String MAX_RESPONSES_DOC =
+      "Most responses in a RANKED list or a served impression; more are dead-lettered as"
+          + " too_many_responses.";
+
+  public static final String RANKED_PAIRS_CONFIG = "ingest.ranked.pairs";
+  private static final String RANKED_PAIRS_DOC =
+      "Pairs made from a RANKED list of n responses: all (every better/worse combination, n(n-1)/2"
+          + " pairs) or adjacent (each response over the next one, n-1 pairs).";
+
+  public static final String DEDUP_RETENTION_MS_CONFIG = "ingest.dedup.retention.ms";
+  private static final String DEDUP_RETENTION_MS_DOC =
+      "How long an event_id is remembered (per model id) to drop redelivered duplicates as"
+          + " duplicate_event, in stream time.";
+
+  public static final String RATE_LIMIT_EVENTS_CONFIG = "ingest.rate.limit.events";
+  private static final String RATE_LIMIT_EVENTS_DOC =
+      "Events one user_key may send for one model id per ingest.rate.limit.window.ms; the rest are"
+          + " dead-lettered as rate_limited. 0 disables the limit. Events without a user_key are"
+          + " not limited.";
+
+  public static final String RATE_LIMIT_WINDOW_MS_CONFIG = "ingest.rate.limit.window.ms";
+  private static final String RATE_LIMIT_WINDOW_MS_DOC =
+      "The rate limit's window (tumbling, in stream time).";
+
+  public static final String BINARY_PAIR_WINDOW_MS_CONFIG = "ingest.binary.pair.window.ms";
+  private static final String BINARY_PAIR_WINDOW_MS_DOC =
+      "When > 0, a thumbs up and a thumbs down on the same prompt of the same model within this"
+          + " long (and with different responses) also become a pair, chosen = the up; each"
+          + " BINARY event pairs at most once. Every BINARY event goes to unpaired either way. 0"
+          + " disables pairing.";
+
+  public static final String SERVED_RETENTION_MS_CONFIG = "ingest.served.retention.ms";
+  private static final String SERVED_RETENTION_MS_DOC =
+      "How long impressions from the served topic are kept for SERVED_CHOICE feedback to join, in"
+          + " stream time.";
+
+  public static final String SERVED_WAIT_MS_CONFIG = "ingest.served.wait.ms";
+  private static final String SERVED_WAIT_MS_DOC =
+      "How long SERVED_CHOICE feedback that arrived before its impression waits for it (in stream"
+          + " time, or in real time when no newer records come); then it is dead-lettered as"
+          + " unknown_request.";
 
   public static final String STREAM_THREADS_CONFIG = "ingest.stream.threads";
   private static final String STREAM_THREADS_DOC = "Kafka Streams threads of this instance.";
@@ -26,6 +71,8 @@ public final class IngestConfig extends CommonConfig {
   private static final String COMMIT_INTERVAL_MS_DOC =
       "How often ingest commits its exactly-once transaction: the latency floor from feedback to"
           + " pairs.";
+
+  private static final long HOUR_MS = Duration.ofHours(1).toMillis();
 
   public static final ConfigDef CONFIG =
       commonDef()
@@ -44,6 +91,62 @@ public final class IngestConfig extends CommonConfig {
               Importance.MEDIUM,
               MAX_TEXT_CHARS_DOC)
           .define(
+              MAX_RESPONSES_CONFIG,
+              Type.INT,
+              16,
+              Range.between(2, 1024),
+              Importance.LOW,
+              MAX_RESPONSES_DOC)
+          .define(
+              RANKED_PAIRS_CONFIG,
+              Type.STRING,
+              "all",
+              ConfigDef.ValidString.in("all", "adjacent"),
+              Importance.MEDIUM,
+              RANKED_PAIRS_DOC)
+          .define(
+              DEDUP_RETENTION_MS_CONFIG,
+              Type.LONG,
+              24 * HOUR_MS,
+              Range.atLeast(1),
+              Importance.MEDIUM,
+              DEDUP_RETENTION_MS_DOC)
+          .define(
+              RATE_LIMIT_EVENTS_CONFIG,
+              Type.INT,
+              120,
+              Range.atLeast(0),
+              Importance.MEDIUM,
+              RATE_LIMIT_EVENTS_DOC)
+          .define(
+              RATE_LIMIT_WINDOW_MS_CONFIG,
+              Type.LONG,
+              60_000L,
+              Range.atLeast(1),
+              Importance.MEDIUM,
+              RATE_LIMIT_WINDOW_MS_DOC)
+          .define(
+              BINARY_PAIR_WINDOW_MS_CONFIG,
+              Type.LONG,
+              0L,
+              Range.atLeast(0),
+              Importance.MEDIUM,
+              BINARY_PAIR_WINDOW_MS_DOC)
+          .define(
+              SERVED_RETENTION_MS_CONFIG,
+              Type.LONG,
+              24 * HOUR_MS,
+              Range.atLeast(1),
+              Importance.MEDIUM,
+              SERVED_RETENTION_MS_DOC)
+          .define(
+              SERVED_WAIT_MS_CONFIG,
+              Type.LONG,
+              60_000L,
+              Range.atLeast(0),
+              Importance.MEDIUM,
+              SERVED_WAIT_MS_DOC)
+          .define(
               STREAM_THREADS_CONFIG,
               Type.INT,
               1,
@@ -58,6 +161,12 @@ public final class IngestConfig extends CommonConfig {
               Importance.LOW,
               COMMIT_INTERVAL_MS_DOC);
 
+  /** How a RANKED list becomes pairs. */
+  public enum RankedPairs {
+    ALL,
+    ADJACENT
+  }
+
   public IngestConfig(Map<?, ?> originals) {
     super(CONFIG, originals);
   }
@@ -68,6 +177,40 @@ public final class IngestConfig extends CommonConfig {
 
   public int maxTextChars() {
     return getInt(MAX_TEXT_CHARS_CONFIG);
+  }
+
+  public int maxResponses() {
+    return getInt(MAX_RESPONSES_CONFIG);
+  }
+
+  public RankedPairs rankedPairs() {
+    return RankedPairs.valueOf(getString(RANKED_PAIRS_CONFIG).toUpperCase(Locale.ROOT));
+  }
+
+  public Duration dedupRetention() {
+    return Duration.ofMillis(getLong(DEDUP_RETENTION_MS_CONFIG));
+  }
+
+  /** Events per user and model per window; 0 when unlimited. */
+  public int rateLimitEvents() {
+    return getInt(RATE_LIMIT_EVENTS_CONFIG);
+  }
+
+  public Duration rateLimitWindow() {
+    return Duration.ofMillis(getLong(RATE_LIMIT_WINDOW_MS_CONFIG));
+  }
+
+  /** Zero when BINARY feedback is not paired. */
+  public Duration binaryPairWindow() {
+    return Duration.ofMillis(getLong(BINARY_PAIR_WINDOW_MS_CONFIG));
+  }
+
+  public Duration servedRetention() {
+    return Duration.ofMillis(getLong(SERVED_RETENTION_MS_CONFIG));
+  }
+
+  public Duration servedWait() {
+    return Duration.ofMillis(getLong(SERVED_WAIT_MS_CONFIG));
   }
 
   public Path stateDir() {

@@ -1,20 +1,34 @@
 package dev.prefstream.ingest;
 
 import dev.prefstream.schemas.TopicAdmin;
+import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.registry.SchemaRegistry;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Properties;
+import java.util.TreeMap;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.Metric;
+import org.apache.kafka.common.MetricName;
+import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
+import org.apache.kafka.streams.processor.UsePartitionTimeOnInvalidTimestamp;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Runs the ingest topology: exactly-once, state under data.dir, threads replaced on errors. */
+/**
+ * Runs the ingest topology: exactly-once (v2), state under data.dir, threads replaced on errors.
+ * Bad records never reach here as errors (they are dead letters); what does is a registry that
+ * cannot be reached or a broker error, and a replaced thread retries from the last commit.
+ */
 public final class IngestService implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(IngestService.class);
+
+  /** Room for the largest input record plus what ingest wraps around it. */
+  static final int LARGE_RECORD_BYTES = Topics.DEAD_LETTER_MAX_MESSAGE_BYTES;
 
   private final KafkaStreams streams;
 
@@ -41,6 +55,17 @@ public final class IngestService implements AutoCloseable {
     props.put(
         StreamsConfig.COMMIT_INTERVAL_MS_CONFIG,
         config.getLong(IngestConfig.COMMIT_INTERVAL_MS_CONFIG));
+    // a record at the broker's size limit must still fit where ingest writes it whole, with some
+    // metadata around it: the dead-letter topic, the repartition topic and the store changelogs
+    props.putIfAbsent(
+        StreamsConfig.producerPrefix(ProducerConfig.MAX_REQUEST_SIZE_CONFIG), LARGE_RECORD_BYTES);
+    props.putIfAbsent(
+        StreamsConfig.topicPrefix(TopicConfig.MAX_MESSAGE_BYTES_CONFIG),
+        Integer.toString(LARGE_RECORD_BYTES));
+    // a record without a valid timestamp takes its partition's time instead of failing the task
+    props.putIfAbsent(
+        StreamsConfig.DEFAULT_TIMESTAMP_EXTRACTOR_CLASS_CONFIG,
+        UsePartitionTimeOnInvalidTimestamp.class);
     KafkaStreams streams = new KafkaStreams(IngestTopology.build(config, registry), props);
     streams.setUncaughtExceptionHandler(
         e -> {
@@ -53,6 +78,28 @@ public final class IngestService implements AutoCloseable {
 
   public KafkaStreams.State state() {
     return streams.state();
+  }
+
+  /**
+   * Records sent to dead letters by this instance since it started, per reason code (attempts: a
+   * retried transaction counts again; the dead-letter topic itself is exact).
+   */
+  public Map<String, Long> deadLetterCounts() {
+    return deadLetterCounts(streams.metrics());
+  }
+
+  /** Sums the per-task dead-letter counters in {@code metrics} by reason. */
+  public static Map<String, Long> deadLetterCounts(Map<MetricName, ? extends Metric> metrics) {
+    Map<String, Long> counts = new TreeMap<>();
+    metrics.forEach(
+        (name, metric) -> {
+          if (name.group().equals(DeadLetterProcessor.METRIC_GROUP)
+              && name.name().equals(DeadLetterProcessor.METRIC_NAME)) {
+            counts.merge(
+                name.tags().get("reason"), ((Number) metric.metricValue()).longValue(), Long::sum);
+          }
+        });
+    return counts;
   }
 
   @Override

@@ -1,13 +1,11 @@
 package dev.prefstream.ingest;
 
 import dev.prefstream.schemas.DeadLetterReason;
-import dev.prefstream.schemas.avro.PreferencePair;
-import java.util.List;
 
-/** The rules' judgement of one decoded event, before it is placed in the stream. */
-sealed interface Verdict {
+/** The rules' judgement of one decoded record: its normalized form, or why it is unusable. */
+sealed interface Verdict<T> {
 
-  record Pairs(List<PreferencePair> pairs) implements Verdict {}
+  record Valid<T>(T value) implements Verdict<T> {}
 
-  record Problem(DeadLetterReason reason, String message) implements Verdict {}
+  record Problem<T>(DeadLetterReason reason, String message) implements Verdict<T> {}
 }

@@ -17,11 +17,40 @@ public enum DeadLetterReason {
   TRAILING_BYTES("trailing_bytes", "bytes left over after a complete record"),
   // the record is readable but not usable
   MISSING_FIELD("missing_field", "a field this kind of feedback needs is null or blank"),
-  INVALID_EVENT_ID("invalid_event_id", "event_id is blank or longer than 256 characters"),
+  INVALID_EVENT_ID(
+      "invalid_event_id",
+      "event_id is blank, longer than 256 characters or has control characters"),
   INVALID_MODEL_ID("invalid_model_id", "model_id is not 1-128 of [A-Za-z0-9._-] starting alnum"),
-  IDENTICAL_RESPONSES("identical_responses", "chosen and rejected are the same text"),
+  INVALID_REQUEST_ID(
+      "invalid_request_id",
+      "request_id is blank, longer than 256 characters or has control characters"),
+  INVALID_USER_KEY(
+      "invalid_user_key", "user_key is longer than 256 characters or has control characters"),
+  INVALID_TEXT(
+      "invalid_text",
+      "a text has control characters, U+FFFD (bytes that were not valid UTF-8) or noncharacters"),
+  INVALID_PROMPT(
+      "invalid_prompt", "a chat message's role is not one of system, user, assistant, tool"),
   TEXT_TOO_LONG("text_too_long", "a prompt or response exceeds the configured size limit"),
-  UNSUPPORTED_KIND("unsupported_kind", "this kind of feedback is not handled yet");
+  IDENTICAL_RESPONSES(
+      "identical_responses",
+      "the responses to compare are the same text (after NFC normalization)"),
+  TOO_FEW_RESPONSES(
+      "too_few_responses", "a ranked list or an impression has fewer than 2 responses"),
+  TOO_MANY_RESPONSES(
+      "too_many_responses", "a ranked list or an impression has more responses than configured"),
+  BAD_CHOSEN_INDEX(
+      "bad_chosen_index", "chosen_index is negative or not below the impression's response count"),
+  UNSUPPORTED_KIND(
+      "unsupported_kind", "the writer's schema has a feedback kind this version does not handle"),
+  // the record is valid but not wanted
+  DUPLICATE_EVENT(
+      "duplicate_event", "the event_id was already ingested for this model within the retention"),
+  RATE_LIMITED(
+      "rate_limited", "the user_key sent more events for this model than the window allows"),
+  UNKNOWN_REQUEST(
+      "unknown_request",
+      "a choice's impression did not arrive on the served topic while it waited");
 
   private final String code;
   private final String description;

@@ -12,6 +12,12 @@ public final class Topics {
   /** The default {@code topic.prefix}. */
   public static final String DEFAULT_PREFIX = "prefstream.";
 
+  /**
+   * The dead-letter topic's record limit: a rejected record is kept whole, with its metadata, so
+   * one at the broker's default limit (1 MiB) must fit with room to spare.
+   */
+  public static final int DEAD_LETTER_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
   private final String prefix;
 
   public Topics(String prefix) {
@@ -82,7 +88,16 @@ public final class Topics {
         // pairs are the training record: audit replays them, so they are kept
         new TopicSpec(pairs(), partitions, keepForever),
         new TopicSpec(unpaired(), partitions, keepForever),
-        new TopicSpec(deadLetters(), partitions, keepForever),
+        new TopicSpec(
+            deadLetters(),
+            partitions,
+            Map.of(
+                "retention.ms",
+                "-1",
+                "retention.bytes",
+                "-1",
+                "max.message.bytes",
+                Integer.toString(DEAD_LETTER_MAX_MESSAGE_BYTES))),
         // audit needs every adapter version: never compacted, never expired
         new TopicSpec(adapters(), partitions, adapterTopic),
         new TopicSpec(

@@ -12,10 +12,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.apache.avro.AvroRuntimeException;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaCompatibility;
-import org.apache.avro.io.BinaryDecoder;
 import org.apache.avro.io.BinaryEncoder;
 import org.apache.avro.io.DatumReader;
-import org.apache.avro.io.DecoderFactory;
 import org.apache.avro.io.EncoderFactory;
 import org.apache.avro.specific.SpecificData;
 import org.apache.avro.specific.SpecificDatumReader;
@@ -36,8 +34,9 @@ public final class ConfluentAvro<T extends SpecificRecord> {
   public static final int HEADER_BYTES = 5;
 
   static {
-    // Corrupt lengths must fail as data errors, not as multi-gigabyte allocations: Avro reads these
-    // limits once, when its SystemLimitException class loads. A user's own -D settings win.
+    // Corrupt lengths must fail as data errors, not as multi-gigabyte allocations. decode() checks
+    // every length against the bytes left (BoundedDecoder); these limits guard Avro's other paths,
+    // but only if no Avro class read them first (once per JVM). A user's own -D settings win.
     setIfAbsent("org.apache.avro.limits.collectionItems.maxLength", "1000000");
     setIfAbsent("org.apache.avro.limits.string.maxLength", Integer.toString(64 << 20));
     setIfAbsent("org.apache.avro.limits.bytes.maxLength", Integer.toString(64 << 20));
@@ -115,8 +114,7 @@ public final class ConfluentAvro<T extends SpecificRecord> {
     }
     int id = ByteBuffer.wrap(bytes, 1, 4).getInt();
     DatumReader<T> reader = readerFor(id);
-    BinaryDecoder decoder =
-        DecoderFactory.get().binaryDecoder(bytes, HEADER_BYTES, bytes.length - HEADER_BYTES, null);
+    BoundedDecoder decoder = new BoundedDecoder(bytes, HEADER_BYTES, bytes.length - HEADER_BYTES);
     T record;
     try {
       record = reader.read(null, decoder);
