@@ -29,7 +29,13 @@ class DemoIT {
   @Test
   void twoVersionsBecomeLoadablePeftAdaptersThatDiffer() throws Exception {
     Process demo = start("demo", "--data-dir", dataDir.toString(), "--max-versions", "2");
-    List<String> output = readAll(demo);
+    BufferedReader out = reader(demo);
+    List<String> output = new ArrayList<>();
+    long registry = awaitRunning(out, output);
+    String line;
+    while ((line = out.readLine()) != null) {
+      output.add(line);
+    }
     assertThat(demo.waitFor(5, TimeUnit.MINUTES)).isTrue();
     assertThat(demo.exitValue()).as(String.join("\n", output)).isZero();
     Path v1 = dataDir.resolve("adapters/demo/v1");
@@ -42,22 +48,47 @@ class DemoIT {
     byte[] weights1 = Files.readAllBytes(v1.resolve("adapter_model.safetensors"));
     byte[] weights2 = Files.readAllBytes(v2.resolve("adapter_model.safetensors"));
     assertThat(weights2).isNotEqualTo(weights1);
-    assertRegistryGone();
+    assertGone(registry);
   }
 
   @Test
   void ctrlCLeavesNoRegistryBehind() throws Exception {
     Process demo = start("demo", "--data-dir", dataDir.toString());
-    BufferedReader out =
-        new BufferedReader(new InputStreamReader(demo.getInputStream(), StandardCharsets.UTF_8));
-    String line;
-    while ((line = out.readLine()) != null && !line.startsWith("demo running")) {
-      // wait until everything is up
-    }
-    assertThat(line).as("the demo never came up").isNotNull();
+    long registry = awaitRunning(reader(demo), new ArrayList<>());
+    assertThat(ProcessHandle.of(registry).map(ProcessHandle::isAlive)).contains(true);
     new ProcessBuilder("kill", "-INT", Long.toString(demo.pid())).start().waitFor();
     assertThat(demo.waitFor(60, TimeUnit.SECONDS)).isTrue();
-    assertRegistryGone();
+    assertGone(registry);
+  }
+
+  /** Reads until the demo says it runs; returns the pid of its registry child. */
+  private long awaitRunning(BufferedReader out, List<String> output) throws Exception {
+    String line;
+    while ((line = out.readLine()) != null) {
+      output.add(line);
+      if (line.startsWith("demo running")) {
+        return Long.parseLong(
+            Files.readString(dataDir.resolve("registry/registry.pid"), StandardCharsets.UTF_8)
+                .trim());
+      }
+    }
+    throw new AssertionError("the demo never came up:\n" + String.join("\n", output));
+  }
+
+  private static void assertGone(long pid) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)
+        && System.nanoTime() < deadline) {
+      Thread.sleep(200);
+    }
+    assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive))
+        .as("the registry process " + pid + " outlived the demo")
+        .isNotEqualTo(java.util.Optional.of(true));
+  }
+
+  private static BufferedReader reader(Process process) {
+    return new BufferedReader(
+        new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
   }
 
   /** Every LoRA module has A [r, in] and B [out, r]; the config is what PEFT and vLLM read. */
@@ -113,24 +144,6 @@ class DemoIT {
     return shapes;
   }
 
-  private void assertRegistryGone() throws Exception {
-    Path log = dataDir.resolve("registry/registry.log");
-    assertThat(log).exists();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    boolean alive = true;
-    while (alive && System.nanoTime() < deadline) {
-      alive =
-          ProcessHandle.allProcesses()
-              .anyMatch(
-                  p ->
-                      p.info().commandLine().orElse("").contains(dataDir.toString())
-                          || p.info().commandLine().orElse("").contains("ParentWatchdog")
-                              && p.info().commandLine().orElse("").contains("apicurio"));
-      Thread.sleep(200);
-    }
-    assertThat(alive).as("a registry or demo process outlived the demo").isFalse();
-  }
-
   private Process start(String... args) throws Exception {
     String classpath =
         System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
@@ -148,18 +161,5 @@ class DemoIT {
     ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
     builder.environment().put("OPT_OUT_TRACKING", "true");
     return builder.start();
-  }
-
-  private static List<String> readAll(Process process) throws Exception {
-    List<String> lines = new ArrayList<>();
-    try (BufferedReader in =
-        new BufferedReader(
-            new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-      String line;
-      while ((line = in.readLine()) != null) {
-        lines.add(line);
-      }
-    }
-    return lines;
   }
 }
