@@ -50,6 +50,13 @@ final class TrainerCommand implements Callable<Integer> {
       description = "Batches per version (trainer.publish.every.steps).")
   Integer publishEverySteps;
 
+  @Option(
+      names = "--publish-every-ms",
+      paramLabel = "MS",
+      description =
+          "Also publish after this long with at least one batch (trainer.publish.every.ms).")
+  Long publishEveryMs;
+
   @Option(names = "--seed", description = "trainer.seed")
   Long seed;
 
@@ -68,6 +75,7 @@ final class TrainerCommand implements Callable<Integer> {
     values.put(TrainerConfig.MODEL_IDS_CONFIG, models == null ? null : String.join(",", models));
     values.put(TrainerConfig.BATCH_SIZE_CONFIG, batchSize);
     values.put(TrainerConfig.PUBLISH_EVERY_STEPS_CONFIG, publishEverySteps);
+    values.put(TrainerConfig.PUBLISH_EVERY_MS_CONFIG, publishEveryMs);
     values.put(TrainerConfig.SEED_CONFIG, seed);
     values.put(TrainerConfig.DEVICE_CONFIG, device);
     values.put(TrainerConfig.ID_CONFIG, trainerId);
