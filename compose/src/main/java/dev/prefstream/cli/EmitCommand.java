@@ -2,6 +2,7 @@ package dev.prefstream.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.prefstream.schemas.Sha256;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.ChatMessage;
 import dev.prefstream.schemas.avro.FeedbackEvent;
@@ -13,12 +14,9 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -134,17 +132,7 @@ final class EmitCommand implements Callable<Integer> {
 
   /** Stable per (model, file, line): re-sending the same file is deduplicated by ingest. */
   private String eventId(int lineNumber, String line) {
-    try {
-      MessageDigest sha = MessageDigest.getInstance("SHA-256");
-      sha.update(
-          (model + "\n" + file.getFileName() + "\n" + lineNumber + "\n")
-              .getBytes(StandardCharsets.UTF_8));
-      return "emit-"
-          + HexFormat.of()
-              .formatHex(sha.digest(line.getBytes(StandardCharsets.UTF_8)))
-              .substring(0, 32);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    String identity = model + "\n" + file.getFileName() + "\n" + lineNumber + "\n" + line;
+    return "emit-" + Sha256.hex(identity).substring(0, 32);
   }
 }

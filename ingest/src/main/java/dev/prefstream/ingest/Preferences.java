@@ -1,16 +1,13 @@
 package dev.prefstream.ingest;
 
+import dev.prefstream.schemas.Sha256;
 import dev.prefstream.schemas.avro.FeedbackEvent;
 import dev.prefstream.schemas.avro.FeedbackKind;
 import dev.prefstream.schemas.avro.PreferencePair;
 import dev.prefstream.schemas.avro.ServedResponses;
 import dev.prefstream.schemas.avro.UnpairedFeedback;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 
 /**
@@ -137,12 +134,6 @@ final class Preferences {
 
   /** Hex sha-256 of the UTF-8 bytes of {@code text}. */
   static String sha256(String text) {
-    try {
-      return HexFormat.of()
-          .formatHex(
-              MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("every JVM has SHA-256", e);
-    }
+    return Sha256.hex(text);
   }
 }

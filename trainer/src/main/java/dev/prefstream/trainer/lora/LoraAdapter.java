@@ -3,6 +3,7 @@ package dev.prefstream.trainer.lora;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.prefstream.schemas.Sha256;
 import dev.prefstream.trainer.model.Adapter;
 import dev.prefstream.trainer.model.CausalLm;
 import dev.prefstream.trainer.model.ModelConfig;
@@ -11,10 +12,7 @@ import dev.prefstream.trainer.model.Safetensors;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.SortedMap;
 import java.util.SplittableRandom;
@@ -161,11 +159,7 @@ public final class LoraAdapter implements AutoCloseable {
 
   /** Hex sha-256 of {@link #safetensors()}. */
   public String sha256() {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(safetensors()));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    return Sha256.hex(safetensors());
   }
 
   /** adapter_config.json as PEFT writes it (sorted keys), loadable by PEFT and vLLM. */

@@ -1,11 +1,8 @@
 package dev.prefstream.trainer.stream;
 
+import dev.prefstream.schemas.Sha256;
 import dev.prefstream.schemas.config.CommonConfig;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -327,14 +324,7 @@ public final class TrainerConfig extends CommonConfig {
     for (String key : TRAINING_KEYS) {
       canonical.put(key, String.valueOf(get(key)));
     }
-    try {
-      byte[] digest =
-          MessageDigest.getInstance("SHA-256")
-              .digest(canonical.toString().getBytes(StandardCharsets.UTF_8));
-      return HexFormat.of().formatHex(digest);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("every JVM has SHA-256", e);
-    }
+    return Sha256.hex(canonical.toString());
   }
 
   static final class DeviceValidator implements ConfigDef.Validator {
