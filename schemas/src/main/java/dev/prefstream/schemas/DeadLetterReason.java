@@ -50,14 +50,31 @@ public enum DeadLetterReason {
       "rate_limited", "the user_key sent more events for this model than the window allows"),
   UNKNOWN_REQUEST(
       "unknown_request",
-      "a choice's impression did not arrive on the served topic while it waited");
+      "a choice's impression did not arrive on the served topic while it waited"),
+  // the trainer cannot use a pair
+  UNUSABLE_PAIR(
+      "unusable_pair",
+      "the trainer cannot tokenize the pair for its base model (e.g. chat messages for a model"
+          + " without a chat template)",
+      false);
 
   private final String code;
   private final String description;
+  private final boolean fromIngest;
 
   DeadLetterReason(String code, String description) {
+    this(code, description, true);
+  }
+
+  DeadLetterReason(String code, String description, boolean fromIngest) {
     this.code = code;
     this.description = description;
+    this.fromIngest = fromIngest;
+  }
+
+  /** False for the reasons only the trainer gives (it reads pairs, not feedback). */
+  public boolean fromIngest() {
+    return fromIngest;
   }
 
   /** The snake_case code written to dead letters. */

@@ -24,6 +24,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 
 /** A {@link Learner} on the DJL trainer core: DPO-family steps on one model id's LoRA adapter. */
@@ -49,6 +50,16 @@ public final class DpoLearner implements Learner {
     this.trainConfig = trainConfig;
     this.trainer = new DpoTrainer(model, adapter, trainConfig);
     this.baseModelName = baseModelName;
+  }
+
+  @Override
+  public Optional<String> problemWith(PreferencePair pair) {
+    try {
+      encode(List.of(pair));
+      return Optional.empty();
+    } catch (RuntimeException e) {
+      return Optional.of(e.getMessage() == null ? e.toString() : e.getMessage());
+    }
   }
 
   @Override

@@ -4,12 +4,19 @@ import dev.prefstream.publisher.AdapterFiles;
 import dev.prefstream.schemas.avro.PreferencePair;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The math side of the streaming trainer for one model id: it takes optimizer steps on batches of
  * pairs, and its complete state can be saved and restored bit for bit.
  */
 public interface Learner extends AutoCloseable {
+
+  /**
+   * Why {@code pair} cannot be trained by this learner (it cannot be tokenized for the base model),
+   * or empty when it can. Checked as pairs arrive, so one bad pair never fails a whole batch.
+   */
+  Optional<String> problemWith(PreferencePair pair);
 
   /** One optimizer step on {@code batch}; nothing changes when the result is not applied. */
   StepReport step(List<PreferencePair> batch);

@@ -3,6 +3,7 @@ package dev.prefstream.trainer.stream;
 import dev.prefstream.publisher.AdapterFiles;
 import dev.prefstream.publisher.AdapterPublisher;
 import dev.prefstream.publisher.TrainerStateReader;
+import dev.prefstream.schemas.DeadLetterReason;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.BaseModel;
 import dev.prefstream.schemas.avro.BatchStatus;
@@ -23,6 +24,7 @@ import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.TreeMap;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
@@ -64,7 +66,7 @@ final class ModelSession implements AutoCloseable {
   private final List<TrainingBatch> batches = new ArrayList<>();
   private final List<Instant> trainedOccurredAt = new ArrayList<>();
   private final Deque<PreferencePair> heldOut = new ArrayDeque<>();
-  private final List<Rejection> unreadable = new ArrayList<>();
+  private final List<Rejection> deadLetters = new ArrayList<>();
   private final Map<String, double[]> metricSums = new TreeMap<>();
   private Map<String, byte[]> publishedState;
   private long version;
@@ -127,8 +129,7 @@ final class ModelSession implements AutoCloseable {
     return nextOffset >= 0 && offset < nextOffset;
   }
 
-  /** Takes a pair: held out for the gate, or queued for training. */
-  void add(long offset, PreferencePair pair, long nowNanos) {
+  private void add(long offset, PreferencePair pair, long nowNanos) {
     if (nextOffset < 0) {
       nextOffset = offset;
     }
@@ -145,13 +146,42 @@ final class ModelSession implements AutoCloseable {
 
   /** A pairs record that cannot be read: a dead letter that commits with the range holding it. */
   void rejectUnreadable(ConsumerRecord<String, byte[]> record, WireFormatException e) {
+    reject(record, e.reason(), e.getMessage(), null);
+  }
+
+  /**
+   * Takes the pair in {@code record}: held out for the gate, queued for training, or, when the
+   * learner cannot use it, a dead letter.
+   */
+  void add(ConsumerRecord<String, byte[]> record, PreferencePair pair, long nowNanos) {
+    Optional<String> problem = learner.problemWith(pair);
+    if (problem.isPresent()) {
+      log.error(
+          "{}: pair {} at {}@{} cannot be trained: {}",
+          modelId,
+          pair.getPairId(),
+          partition,
+          record.offset(),
+          problem.get());
+      reject(record, DeadLetterReason.UNUSABLE_PAIR, problem.get(), pair.getEventIds());
+      return;
+    }
+    add(record.offset(), pair, nowNanos);
+  }
+
+  private void reject(
+      ConsumerRecord<String, byte[]> record,
+      DeadLetterReason reason,
+      String message,
+      List<String> eventIds) {
     if (nextOffset < 0) {
       nextOffset = record.offset();
     }
-    unreadable.add(
+    deadLetters.add(
         Rejection.newBuilder()
-            .setReason(e.reason().code())
-            .setMessage(e.getMessage())
+            .setReason(reason.code())
+            .setMessage(message)
+            .setEventId(eventIds == null || eventIds.isEmpty() ? null : eventIds.get(0))
             .setSourceTopic(record.topic())
             .setSourcePartition(record.partition())
             .setSourceOffset(record.offset())
@@ -234,10 +264,10 @@ final class ModelSession implements AutoCloseable {
     if (afterPublishing) {
       boolean left =
           !pending.isEmpty()
-              || unreadable.stream().anyMatch(r -> r.getSourceOffset() >= trainedThrough);
+              || deadLetters.stream().anyMatch(r -> r.getSourceOffset() >= trainedThrough);
       return left ? OptionalLong.of(trainedThrough) : OptionalLong.empty();
     }
-    return pending.isEmpty() && batches.isEmpty() && unreadable.isEmpty()
+    return pending.isEmpty() && batches.isEmpty() && deadLetters.isEmpty()
         ? OptionalLong.empty()
         : OptionalLong.of(nextOffset);
   }
@@ -369,8 +399,8 @@ final class ModelSession implements AutoCloseable {
       Map<TopicPartition, OffsetAndMetadata> offsets,
       ConsumerGroupMetadata group) {
     List<Rejection> inRange =
-        unreadable.stream().filter(r -> r.getSourceOffset() < trainedThrough).toList();
-    unreadable.removeAll(inRange);
+        deadLetters.stream().filter(r -> r.getSourceOffset() < trainedThrough).toList();
+    deadLetters.removeAll(inRange);
     return new AdapterPublisher.Alongside(state, inRange, offsets, group);
   }
 

@@ -144,7 +144,7 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
       session.rejectUnreadable(record, e);
       return;
     }
-    session.add(record.offset(), pair, System.nanoTime());
+    session.add(record, pair, System.nanoTime());
     if (session.pendingCount() >= config.batchSize()) {
       session.trainBatch(config.batchSize(), listener);
     }

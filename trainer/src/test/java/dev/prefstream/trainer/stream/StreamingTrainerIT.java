@@ -247,6 +247,68 @@ class StreamingTrainerIT {
     }
   }
 
+  @Test
+  void pairsTheModelCannotTokenizeAreDeadLetteredNotFatal() throws Exception {
+    Path plain = dir.resolve("model-without-chat-template");
+    java.nio.file.Files.createDirectories(plain);
+    try (var files = java.nio.file.Files.list(harness.modelDir)) {
+      for (Path f : files.toList()) {
+        java.nio.file.Files.copy(f, plain.resolve(f.getFileName()));
+      }
+    }
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    var tokenizerConfig =
+        (com.fasterxml.jackson.databind.node.ObjectNode)
+            json.readTree(plain.resolve("tokenizer_config.json").toFile());
+    tokenizerConfig.remove("chat_template");
+    json.writeValue(plain.resolve("tokenizer_config.json").toFile(), tokenizerConfig);
+
+    Topics topics = harness.topics("chat.");
+    Map<String, Object> settings = harness.trainerSettings(topics, "t-chat");
+    settings.put(TrainerConfig.MODEL_DIR_CONFIG, plain.toString());
+    try (Learner.Factory learners = DpoLearner.factory(new TrainerConfig(settings));
+        StreamingHarness.Running trainer = harness.start(settings, learners)) {
+      harness.produce(topics, "c", 0, 12, id -> false);
+      ConfluentAvro<PreferencePair> codec =
+          new ConfluentAvro<>(PreferencePair.class, harness.registry, true);
+      PreferencePair chat =
+          PreferencePair.newBuilder()
+              .setPairId(StreamingHarness.sha256("chat"))
+              .setModelId("c")
+              .setPrompt(List.of(new dev.prefstream.schemas.avro.ChatMessage("user", "hi")))
+              .setChosen("hello")
+              .setRejected("go away")
+              .setKind(dev.prefstream.schemas.avro.FeedbackKind.PAIRWISE)
+              .setEventIds(List.of("chat-event"))
+              .setSource("test")
+              .setOccurredAt(java.time.Instant.ofEpochMilli(1_700_000_000_000L))
+              .build();
+      try (KafkaProducer<String, byte[]> producer =
+          new KafkaProducer<>(
+              harness.client(), new StringSerializer(), new ByteArraySerializer())) {
+        producer.send(
+            new ProducerRecord<>(
+                topics.pairs(),
+                "c",
+                codec.encode(ConfluentAvro.subject(topics.pairs(), false), chat)));
+      }
+      harness.produce(topics, "c", 12, 12, id -> false);
+      AdapterLog log = harness.awaitCoverage(topics, "c", 25);
+      assertThat(StreamingHarness.coveredOnce(log)).hasSize(25);
+      List<Rejection> dead = new ArrayList<>();
+      ConfluentAvro<Rejection> rejections =
+          new ConfluentAvro<>(Rejection.class, harness.registry, false);
+      TopicScan.readAll(
+          harness.client(), topics.deadLetters(), r -> dead.add(rejections.decode(r.value())));
+      assertThat(dead).hasSize(1);
+      assertThat(dead.get(0).getReason()).isEqualTo("unusable_pair");
+      assertThat(dead.get(0).getSourceOffset()).isEqualTo(12L);
+      assertThat(dead.get(0).getEventId()).isEqualTo("chat-event");
+      assertThat(dead.get(0).getMessage()).containsIgnoringCase("template");
+      assertThat(trainer.failure()).isNull();
+    }
+  }
+
   /** A real learner whose adapter weights are overwritten with NaN before its n-th step. */
   static Learner.Factory poisonAtStep(Learner.Factory real, int n) {
     return new Learner.Factory() {
@@ -255,6 +317,11 @@ class StreamingTrainerIT {
         Learner learner = real.create(modelId);
         return new Learner() {
           private int steps;
+
+          @Override
+          public java.util.Optional<String> problemWith(PreferencePair pair) {
+            return learner.problemWith(pair);
+          }
 
           @Override
           public StepReport step(List<PreferencePair> batch) {
