@@ -48,6 +48,9 @@ public final class DpoTrainer implements AutoCloseable {
 
   private RunningMoments moments = new RunningMoments();
 
+  /** Test seam: runs inside the GradientCollector between the policy forward and backward. */
+  private Runnable beforeBackward = () -> {};
+
   public DpoTrainer(CausalLm model, LoraAdapter adapter, TrainConfig cfg) {
     this.model = model;
     this.adapter = adapter;
@@ -64,6 +67,15 @@ public final class DpoTrainer implements AutoCloseable {
             cfg.beta2(),
             cfg.eps(),
             cfg.weightDecay());
+  }
+
+  /**
+   * Test seam: {@code hook} runs in every step after the policy forward and before backward, while
+   * libtorch's autograd graph holds the tensors saved for backward (e.g. a forced garbage
+   * collection, which must not change a step's result).
+   */
+  void beforeBackward(Runnable hook) {
+    this.beforeBackward = hook;
   }
 
   public TrainConfig config() {
@@ -132,6 +144,7 @@ public final class DpoTrainer implements AutoCloseable {
       Objective.Scored scored;
       try (GradientCollector gc = engine.newGradientCollector()) {
         scored = policyLoss.apply(leaves);
+        beforeBackward.run();
         gc.backward(scored.total());
       }
       double loss = scored.total().getFloat();

@@ -132,13 +132,14 @@ public final class LoraAdapter implements AutoCloseable {
 
   /**
    * Copies of the weights in {@code stepManager} that require gradients, for one training step; the
-   * adapter they form applies LoRA dropout when the config has it.
+   * adapter they form applies LoRA dropout when the config has it. The copies are made by libtorch
+   * (clone), so the autograd leaves live in native memory, not in a Java buffer.
    */
   public LoraDelta trainableCopy(NDManager stepManager) {
     List<NDArray> leaves = new ArrayList<>();
     for (NDArray p : parameters()) {
-      NDArray copy = stepManager.create(p.getShape(), p.getDataType());
-      p.copyTo(copy);
+      NDArray copy = p.duplicate();
+      copy.attach(stepManager);
       copy.setRequiresGradient(true);
       leaves.add(copy);
     }

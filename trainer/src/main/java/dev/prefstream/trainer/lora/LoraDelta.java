@@ -53,7 +53,10 @@ public final class LoraDelta implements Adapter {
     }
     NDArray in = dropout > 0 ? Ops.dropout(x, dropout) : x;
     NDArray down = Ops.linear(in, a[at], null); // (N, T, r)
-    // scale the small B (out, r) rather than the large output (N, T, out)
-    return Ops.linear(down, b[at].mul(scale), null); // (N, T, out)
+    // scale the small B (out, r) rather than the large output (N, T, out); scalar times B rather
+    // than B times scalar, so that both land in the manager of the activations (a step's or an
+    // evaluation's), not in the adapter's long-lived one
+    NDArray scaledB = Ops.scalar(x, scale).mul(b[at]);
+    return Ops.linear(down, scaledB, null); // (N, T, out)
   }
 }

@@ -54,15 +54,15 @@ public final class PreferenceLoss {
         };
     if (cfg.prefFtx() > 0) {
       // LLaMA-Factory's pref_ftx: an SFT term on the chosen response, -mean log p per token.
-      losses = losses.add(p.chosenMean().neg().mul(cfg.prefFtx()));
+      losses = losses.add(Ops.mul(p.chosenMean().neg(), cfg.prefFtx()));
     }
     if (cfg.type().referenceFree()) {
-      return new Result(losses, p.chosen().mul(beta), p.rejected().mul(beta));
+      return new Result(losses, Ops.mul(p.chosen(), beta), Ops.mul(p.rejected(), beta));
     }
     return new Result(
         losses,
-        p.chosen().sub(p.refChosen()).mul(beta),
-        p.rejected().sub(p.refRejected()).mul(beta));
+        Ops.mul(p.chosen().sub(p.refChosen()), beta),
+        Ops.mul(p.rejected().sub(p.refRejected()), beta));
   }
 
   /** The mean of the chosen and rejected rewards of a batch: what bco_pair's baseline tracks. */
@@ -80,56 +80,58 @@ public final class PreferenceLoss {
   /** DPO (Rafailov et al. 2023, arXiv:2305.18290) with cDPO label smoothing (Mitchell 2023). */
   private NDArray sigmoid(NDArray logits) {
     double ls = cfg.labelSmoothing();
-    NDArray z = logits.mul(beta);
-    return Ops.logSigmoid(z).mul(-(1 - ls)).sub(Ops.logSigmoid(z.neg()).mul(ls));
+    NDArray z = Ops.mul(logits, beta);
+    return Ops.mul(Ops.logSigmoid(z), -(1 - ls)).sub(Ops.mul(Ops.logSigmoid(z.neg()), ls));
   }
 
   /** Robust DPO (Chowdhury et al. 2024, arXiv:2403.00409): unbiased under label noise. */
   private NDArray robust(NDArray logits) {
     double ls = cfg.labelSmoothing();
-    NDArray z = logits.mul(beta);
-    return Ops.logSigmoid(z).mul(-(1 - ls)).add(Ops.logSigmoid(z.neg()).mul(ls)).div(1 - 2 * ls);
+    NDArray z = Ops.mul(logits, beta);
+    return Ops.div(
+        Ops.mul(Ops.logSigmoid(z), -(1 - ls)).add(Ops.mul(Ops.logSigmoid(z.neg()), ls)),
+        1 - 2 * ls);
   }
 
   /** SLiC's hinge on the normalized likelihood (Zhao et al. 2023, arXiv:2305.10425). */
   private NDArray hinge(NDArray logits) {
-    return Ops.relu(logits.mul(-beta).add(1));
+    return Ops.relu(Ops.add(Ops.mul(logits, -beta), 1));
   }
 
   /** IPO (Azar et al. 2023, arXiv:2310.12036, eq. 17) on per-token averaged log-probs. */
   private NDArray ipo(NDArray logits) {
-    return logits.sub(1 / (2 * beta)).square();
+    return Ops.sub(logits, 1 / (2 * beta)).square();
   }
 
   /** BCO pair (Jung et al. 2024, arXiv:2404.04656): rewards against a running-mean baseline. */
   private NDArray bcoPair(Logps p, double delta) {
-    NDArray chosenRewards = p.chosen().sub(p.refChosen()).mul(beta);
-    NDArray rejectedRewards = p.rejected().sub(p.refRejected()).mul(beta);
-    return Ops.logSigmoid(chosenRewards.sub(delta))
+    NDArray chosenRewards = Ops.mul(p.chosen().sub(p.refChosen()), beta);
+    NDArray rejectedRewards = Ops.mul(p.rejected().sub(p.refRejected()), beta);
+    return Ops.logSigmoid(Ops.sub(chosenRewards, delta))
         .neg()
-        .sub(Ops.logSigmoid(rejectedRewards.sub(delta).neg()));
+        .sub(Ops.logSigmoid(Ops.sub(rejectedRewards, delta).neg()));
   }
 
   /** APO-zero (D'Oosterlinck et al. 2024, arXiv:2408.06266, eq. 7). */
   private NDArray apoZero(Logps p) {
-    NDArray chosen = p.chosen().sub(p.refChosen()).mul(beta);
-    NDArray rejected = p.rejected().sub(p.refRejected()).mul(beta);
-    return Ops.sigmoid(chosen).neg().add(1).add(Ops.sigmoid(rejected));
+    NDArray chosen = Ops.mul(p.chosen().sub(p.refChosen()), beta);
+    NDArray rejected = Ops.mul(p.rejected().sub(p.refRejected()), beta);
+    return Ops.add(Ops.sigmoid(chosen).neg(), 1).add(Ops.sigmoid(rejected));
   }
 
   /** APO-down (D'Oosterlinck et al. 2024, arXiv:2408.06266, eq. 8). */
   private NDArray apoDown(Logps p) {
     NDArray chosen = p.chosen().sub(p.refChosen());
     NDArray rejected = p.rejected().sub(p.refRejected());
-    return Ops.sigmoid(chosen.mul(beta))
-        .add(Ops.sigmoid(chosen.sub(rejected).mul(beta)).neg().add(1));
+    return Ops.sigmoid(Ops.mul(chosen, beta))
+        .add(Ops.add(Ops.sigmoid(Ops.mul(chosen.sub(rejected), beta)).neg(), 1));
   }
 
   /** SimPO (Meng et al. 2024, arXiv:2405.14734): reference-free, margin gamma, averaged logps. */
   private NDArray simpo(Logps p) {
     double ls = cfg.labelSmoothing();
-    NDArray z = p.chosen().sub(p.rejected()).sub(cfg.simpoGamma() / beta).mul(beta);
-    return Ops.logSigmoid(z).mul(-(1 - ls)).sub(Ops.logSigmoid(z.neg()).mul(ls));
+    NDArray z = Ops.mul(Ops.sub(p.chosen().sub(p.rejected()), cfg.simpoGamma() / beta), beta);
+    return Ops.mul(Ops.logSigmoid(z), -(1 - ls)).sub(Ops.mul(Ops.logSigmoid(z.neg()), ls));
   }
 
   /**
@@ -139,11 +141,11 @@ public final class PreferenceLoss {
   private NDArray orpo(Logps p) {
     NDArray logOdds =
         p.chosen().sub(p.rejected()).sub(log1mExp(p.chosen()).sub(log1mExp(p.rejected())));
-    return p.chosen().neg().sub(Ops.logSigmoid(logOdds).mul(beta));
+    return p.chosen().neg().sub(Ops.mul(Ops.logSigmoid(logOdds), beta));
   }
 
   /** log(1 - exp(x)) for x < 0, as torch.log1p(-torch.exp(x)). */
   private static NDArray log1mExp(NDArray x) {
-    return x.exp().neg().add(1).log();
+    return Ops.add(x.exp().neg(), 1).log();
   }
 }

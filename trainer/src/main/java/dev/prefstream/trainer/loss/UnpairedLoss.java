@@ -48,17 +48,16 @@ public final class UnpairedLoss {
     NDArray good;
     NDArray bad;
     if (cfg.type() == LossType.KTO) {
-      good = Ops.sigmoid(ratio.sub(kl).mul(beta)).neg().add(1);
-      bad = Ops.sigmoid(ratio.neg().add(kl).mul(beta)).neg().add(1);
+      good = Ops.add(Ops.sigmoid(Ops.mul(Ops.sub(ratio, kl), beta)).neg(), 1);
+      bad = Ops.add(Ops.sigmoid(Ops.mul(Ops.add(ratio.neg(), kl), beta)).neg(), 1);
     } else {
-      good = Ops.sigmoid(ratio.mul(beta)).neg().add(1);
-      bad = Ops.sigmoid(ratio.mul(beta));
+      good = Ops.add(Ops.sigmoid(Ops.mul(ratio, beta)).neg(), 1);
+      bad = Ops.sigmoid(Ops.mul(ratio, beta));
     }
+    NDArray undesirable = Ops.add(desirable.neg(), 1);
     NDArray losses =
-        desirable
-            .mul(good)
-            .mul(cfg.desirableWeight())
-            .add(desirable.neg().add(1).mul(bad).mul(cfg.undesirableWeight()));
-    return new Result(losses, ratio.mul(beta));
+        Ops.mul(desirable.mul(good), cfg.desirableWeight())
+            .add(Ops.mul(undesirable.mul(bad), cfg.undesirableWeight()));
+    return new Result(losses, Ops.mul(ratio, beta));
   }
 }

@@ -260,7 +260,7 @@ public final class CausalLm implements AutoCloseable {
     q = rope(q.reshape(n, t, nh, hs).transpose(0, 2, 1, 3), p); // (N, nh, T, hs)
     k = rope(k.reshape(n, t, nkv, hs).transpose(0, 2, 1, 3), p); // (N, nkv, T, hs)
     v = v.reshape(n, t, nkv, hs).transpose(0, 2, 1, 3); // (N, nkv, T, hs)
-    NDArray y = causalAttention(q.mul(1.0 / Math.sqrt(hs)), k, v, p.mask()); // (N, nh, T, hs)
+    NDArray y = causalAttention(Ops.mul(q, 1.0 / Math.sqrt(hs)), k, v, p.mask()); // (N, nh, T, hs)
     y = y.transpose(0, 2, 1, 3).reshape(n, t, nh * hs); // (N, T, nh hs)
     return plus(Ops.linear(y, b.wO, b.bO), adapter, l, Projection.O, y); // (N, T, C)
   }
@@ -314,7 +314,7 @@ public final class CausalLm implements AutoCloseable {
   /** x * rsqrt(mean(x^2) + eps) * w, as Hugging Face's LlamaRMSNorm (pow -0.5 is rsqrt). */
   private NDArray rmsNorm(NDArray x, NDArray weight) {
     NDArray variance = x.square().mean(new int[] {-1}, true); // (N, T, 1)
-    return x.mul(variance.add(config.rmsNormEps()).pow(-0.5)).mul(weight);
+    return x.mul(Ops.pow(Ops.add(variance, config.rmsNormEps()), -0.5)).mul(weight);
   }
 
   /** q * cos + rotate_half(q) * sin, rotate_half(x) = cat(-x[..., d/2:], x[..., :d/2]). */
