@@ -2,9 +2,11 @@ package dev.prefstream.cli;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 
+import ai.djl.ndarray.NDArray;
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
+import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -119,5 +121,25 @@ class ArchitectureTest {
         .dependOnClassesThat()
         .resideInAnyPackage("picocli..")
         .check(classes);
+  }
+
+  /**
+   * DJL 0.36's NDArray.add/sub/mul/div/pow(Number) hand autograd a scalar over a Java buffer that
+   * is freed while backward still needs it (docs/ENGINEERING-NOTES.md): the trainer goes through
+   * Ops.
+   */
+  @Test
+  void theTrainerNeverUsesDjlScalarArithmeticThatAutogradCannotKeep() {
+    for (String op : List.of("add", "sub", "mul", "div", "pow")) {
+      noClasses()
+          .that()
+          .resideInAPackage(TRAINER)
+          .and()
+          .doNotHaveFullyQualifiedName("dev.prefstream.trainer.model.Ops")
+          .should()
+          .callMethod(NDArray.class, op, Number.class)
+          .because("the scalar must live in libtorch memory: use Ops." + op)
+          .check(classes);
+    }
   }
 }
