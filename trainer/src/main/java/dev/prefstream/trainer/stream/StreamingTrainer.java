@@ -113,7 +113,7 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
   }
 
   private void accept(ConsumerRecord<String, byte[]> record) {
-    String modelId = record.key();
+    String modelId = record.key() != null ? record.key() : modelIdInValue(record);
     if (modelId == null
         || !(onlyModels.isEmpty() || onlyModels.contains(modelId))
         || fencedModels.contains(modelId)) {
@@ -124,6 +124,17 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
     if (session == null) {
       session = open(modelId, tp);
       sessions.put(modelId, session);
+    } else if (!session.partition().equals(tp)) {
+      // ingest keys pairs by model id, so a model lives on one partition; a foreign producer
+      // that partitions otherwise breaks lineage, and its records are not trained
+      log.error(
+          "{}: pair at {}@{} ignored: this model is trained from {} (pairs must be keyed by"
+              + " model id)",
+          modelId,
+          tp,
+          record.offset(),
+          session.partition());
+      return;
     }
     if (session.alreadyPublished(record.offset())) {
       return;
@@ -147,6 +158,21 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
     session.add(record, pair, System.nanoTime());
     if (session.pendingCount() >= config.batchSize()) {
       session.trainBatch(config.batchSize(), listener);
+    }
+  }
+
+  /** An unkeyed record's model id, read from its value; null (logged) when unreadable. */
+  private String modelIdInValue(ConsumerRecord<String, byte[]> record) {
+    try {
+      return pairs.decode(record.value()).getModelId();
+    } catch (WireFormatException e) {
+      log.error(
+          "unkeyed, unreadable record at {}-{}@{} ({}) belongs to no model: skipped",
+          record.topic(),
+          record.partition(),
+          record.offset(),
+          e.reason().code());
+      return null;
     }
   }
 
