@@ -2,7 +2,6 @@ package dev.prefstream.publisher;
 
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.AdapterChunk;
-import dev.prefstream.schemas.avro.AdapterFile;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.AdapterRecord;
 import dev.prefstream.schemas.avro.VersionRefusal;
@@ -10,7 +9,6 @@ import dev.prefstream.schemas.registry.SchemaRegistry;
 import dev.prefstream.schemas.serde.ConfluentAvro;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -79,13 +77,9 @@ public final class AdapterLog {
                               + filesOf
                               + "; versions: "
                               + versions.stream().map(AdapterManifest::getVersion).toList()));
-      Map<String, byte[]> contents = new HashMap<>();
       List<String> problems = new ArrayList<>();
-      for (AdapterFile file : manifest.getFiles()) {
-        chunks
-            .assemble(modelId, filesOf, file, problems)
-            .ifPresent(b -> contents.put(file.getName(), b));
-      }
+      Map<String, byte[]> contents =
+          chunks.assembleAll(modelId, filesOf, manifest.getFiles(), problems);
       if (!problems.isEmpty()) {
         throw new IllegalStateException(
             modelId + " v" + filesOf + " cannot be reassembled: " + problems);

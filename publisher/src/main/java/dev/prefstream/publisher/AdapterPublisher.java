@@ -20,6 +20,7 @@ import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
+import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -152,15 +153,12 @@ public final class AdapterPublisher implements AutoCloseable {
         inTransaction(
             what,
             () -> {
-              List<AdapterFile> described = new ArrayList<>();
-              for (Map.Entry<String, byte[]> file : files.files().entrySet()) {
-                List<AdapterChunk> chunks =
-                    FileChunks.split(modelId, version, file.getKey(), file.getValue(), chunkBytes);
-                for (AdapterChunk chunk : chunks) {
-                  sendAdapterRecord(modelId, new AdapterRecord(chunk));
-                }
-                described.add(FileChunks.describe(file.getKey(), file.getValue(), chunks.size()));
-              }
+              List<AdapterFile> described =
+                  sendChunked(
+                      modelId,
+                      version,
+                      files.files(),
+                      chunk -> sendAdapterRecord(modelId, new AdapterRecord(chunk)));
               complete[0] =
                   manifest
                       .setFiles(described)
@@ -255,19 +253,30 @@ public final class AdapterPublisher implements AutoCloseable {
     return send(adaptersTopic, modelId, adapterCodec.encode(adaptersSubject, record));
   }
 
-  private void sendState(String modelId, long version, StateSnapshot snapshot) {
+  /** Sends every file as chunks (in map order) and returns the manifest entries describing them. */
+  private List<AdapterFile> sendChunked(
+      String modelId, long version, Map<String, byte[]> files, Consumer<AdapterChunk> sendChunk) {
     List<AdapterFile> described = new ArrayList<>();
-    for (Map.Entry<String, byte[]> file : new TreeMap<>(snapshot.files()).entrySet()) {
+    for (Map.Entry<String, byte[]> file : files.entrySet()) {
       List<AdapterChunk> chunks =
           FileChunks.split(modelId, version, file.getKey(), file.getValue(), chunkBytes);
-      for (AdapterChunk chunk : chunks) {
-        send(
-            stateTopic,
-            TrainerStateReader.chunkKey(modelId, file.getKey(), chunk.getIndex()),
-            stateCodec.encode(stateSubject, new TrainerStateRecord(chunk)));
-      }
+      chunks.forEach(sendChunk);
       described.add(FileChunks.describe(file.getKey(), file.getValue(), chunks.size()));
     }
+    return described;
+  }
+
+  private void sendState(String modelId, long version, StateSnapshot snapshot) {
+    List<AdapterFile> described =
+        sendChunked(
+            modelId,
+            version,
+            new TreeMap<>(snapshot.files()),
+            chunk ->
+                send(
+                    stateTopic,
+                    TrainerStateReader.chunkKey(modelId, chunk.getFile(), chunk.getIndex()),
+                    stateCodec.encode(stateSubject, new TrainerStateRecord(chunk))));
     TrainerState state =
         snapshot.state().setModelId(modelId).setVersion(version).setFiles(described).build();
     send(stateTopic, modelId, stateCodec.encode(stateSubject, new TrainerStateRecord(state)));

@@ -1,7 +1,6 @@
 package dev.prefstream.publisher;
 
 import dev.prefstream.schemas.avro.AdapterChunk;
-import dev.prefstream.schemas.avro.AdapterFile;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.AdapterRecord;
 import dev.prefstream.schemas.avro.VersionRefusal;
@@ -136,13 +135,8 @@ public final class AdapterSink implements Runnable, AutoCloseable {
       log.info("{} v{} already in {}", modelId, version, target);
       return;
     }
-    Map<String, byte[]> files = new HashMap<>();
     List<String> problems = new ArrayList<>();
-    for (AdapterFile file : manifest.getFiles()) {
-      chunks
-          .assemble(modelId, version, file, problems)
-          .ifPresent(b -> files.put(file.getName(), b));
-    }
+    Map<String, byte[]> files = chunks.assembleAll(modelId, version, manifest.getFiles(), problems);
     if (!problems.isEmpty()) {
       log.error(
           "{} v{} not materialized (did the sink start mid-version?): {}",

@@ -88,6 +88,19 @@ public final class FileChunks {
     return Optional.of(data);
   }
 
+  /**
+   * Every file of {@code files}, by name, each assembled and verified as {@link #assemble} does;
+   * {@code problems} lists what was missing or wrong (then some files are absent).
+   */
+  public Map<String, byte[]> assembleAll(
+      String modelId, long version, List<AdapterFile> files, List<String> problems) {
+    Map<String, byte[]> contents = new HashMap<>();
+    for (AdapterFile file : files) {
+      assemble(modelId, version, file, problems).ifPresent(b -> contents.put(file.getName(), b));
+    }
+    return contents;
+  }
+
   /** Drops every chunk of versions of {@code modelId} up to {@code version}. */
   public void forget(String modelId, long version) {
     pending

@@ -2,7 +2,6 @@ package dev.prefstream.publisher;
 
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.AdapterChunk;
-import dev.prefstream.schemas.avro.AdapterFile;
 import dev.prefstream.schemas.avro.TrainerState;
 import dev.prefstream.schemas.avro.TrainerStateRecord;
 import dev.prefstream.schemas.registry.SchemaRegistry;
@@ -11,7 +10,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -66,11 +64,8 @@ public final class TrainerStateReader {
     newest.forEach(
         (model, state) -> {
           List<String> problems = new ArrayList<>();
-          Map<String, byte[]> files = new HashMap<>();
-          for (AdapterFile file : state.getFiles()) {
-            Optional<byte[]> data = chunks.assemble(model, state.getVersion(), file, problems);
-            data.ifPresent(d -> files.put(file.getName(), d));
-          }
+          Map<String, byte[]> files =
+              chunks.assembleAll(model, state.getVersion(), state.getFiles(), problems);
           if (!problems.isEmpty()) {
             throw new IllegalStateException(
                 "trainer state of "
