@@ -4,11 +4,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.prefstream.publisher.AdapterLog;
-import dev.prefstream.publisher.Rollback;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.OffsetRange;
 import dev.prefstream.schemas.avro.VersionRefusal;
 import dev.prefstream.schemas.config.CommonConfig;
+import dev.prefstream.trainer.stream.TrainerStateWriter;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -104,7 +104,7 @@ final class AdaptersCommand {
     public Integer call() {
       CommonConfig config = new CommonConfig(kafka.settings(Map.of()));
       AdapterManifest written =
-          Rollback.run(
+          TrainerStateWriter.rollback(
               config.kafkaClientProperties(),
               config.topics(),
               config.schemaRegistry(),

@@ -5,6 +5,7 @@ import dev.prefstream.ingest.IngestConfig;
 import dev.prefstream.ingest.IngestService;
 import dev.prefstream.publisher.AdapterSink;
 import dev.prefstream.publisher.SinkConfig;
+import dev.prefstream.schemas.FileNames;
 import dev.prefstream.schemas.TopicAdmin;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.FeedbackEvent;
@@ -131,7 +132,7 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     Path modelDir = data.resolve("demo-model");
-    if (!Files.exists(modelDir.resolve("config.json"))) {
+    if (!Files.exists(modelDir.resolve(FileNames.MODEL_CONFIG))) {
       ModelInit.write(
           modelDir, ModelInit.Spec.builder("llama").optSeed(7).optMaxPositions(256).build());
       System.out.println("wrote a tiny random Llama model to " + modelDir);

@@ -1,11 +1,8 @@
 package dev.prefstream.publisher;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.prefstream.schemas.FileNames;
 import dev.prefstream.schemas.Sha256;
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.Collections;
 import java.util.Map;
@@ -18,8 +15,8 @@ import java.util.TreeMap;
  * chunking is deterministic.
  */
 public final class AdapterFiles {
-  public static final String CONFIG = "adapter_config.json";
-  public static final String WEIGHTS = "adapter_model.safetensors";
+  public static final String CONFIG = FileNames.ADAPTER_CONFIG;
+  public static final String WEIGHTS = FileNames.ADAPTER_WEIGHTS;
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -60,53 +57,6 @@ public final class AdapterFiles {
   /** Hex sha-256 of the weights: the adapter's identity. */
   public String sha256() {
     return sha256(weights());
-  }
-
-  /**
-   * True when every weight is a finite number: the last guard before a version leaves the trainer.
-   * Reads the safetensors header and checks F32, F16 and BF16 tensors value by value.
-   */
-  public boolean weightsFinite() {
-    byte[] bytes = weights();
-    ByteBuffer buffer = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
-    long headerLength = buffer.getLong(0);
-    if (headerLength < 2 || 8 + headerLength > bytes.length) {
-      throw new IllegalArgumentException("not a safetensors file: header length " + headerLength);
-    }
-    int dataStart = (int) (8 + headerLength);
-    JsonNode header;
-    try {
-      header = JSON.readTree(new String(bytes, 8, (int) headerLength, StandardCharsets.UTF_8));
-    } catch (IOException e) {
-      throw new IllegalArgumentException("unreadable safetensors header: " + e.getMessage(), e);
-    }
-    for (Map.Entry<String, JsonNode> tensor : header.properties()) {
-      if (tensor.getKey().equals("__metadata__")) {
-        continue;
-      }
-      String dtype = tensor.getValue().path("dtype").asText();
-      int from = dataStart + tensor.getValue().path("data_offsets").get(0).asInt();
-      int to = dataStart + tensor.getValue().path("data_offsets").get(1).asInt();
-      for (int i = from; i < to; i += dtype.equals("F32") ? 4 : 2) {
-        boolean finite =
-            switch (dtype) {
-              case "F32" -> Float.isFinite(buffer.getFloat(i));
-              case "F16" -> (buffer.getShort(i) & 0x7C00) != 0x7C00;
-              case "BF16" -> (buffer.getShort(i) & 0x7F80) != 0x7F80;
-              default ->
-                  throw new IllegalArgumentException(
-                      "tensor "
-                          + tensor.getKey()
-                          + " has dtype "
-                          + dtype
-                          + ", expected F32, F16 or BF16");
-            };
-        if (!finite) {
-          return false;
-        }
-      }
-    }
-    return true;
   }
 
   public static String sha256(byte[] bytes) {

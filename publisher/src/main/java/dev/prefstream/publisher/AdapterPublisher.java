@@ -1,26 +1,19 @@
 package dev.prefstream.publisher;
 
 import dev.prefstream.schemas.Topics;
-import dev.prefstream.schemas.avro.AdapterChunk;
 import dev.prefstream.schemas.avro.AdapterFile;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.AdapterRecord;
-import dev.prefstream.schemas.avro.Rejection;
-import dev.prefstream.schemas.avro.TrainerState;
-import dev.prefstream.schemas.avro.TrainerStateRecord;
 import dev.prefstream.schemas.avro.VersionRefusal;
 import dev.prefstream.schemas.registry.SchemaRegistry;
 import dev.prefstream.schemas.serde.ConfluentAvro;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
-import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -57,12 +50,6 @@ public final class AdapterPublisher implements AutoCloseable {
   private final String adaptersTopic;
   private final String adaptersSubject;
   private final ConfluentAvro<AdapterRecord> adapterCodec;
-  private final String deadLettersTopic;
-  private final String deadLettersSubject;
-  private final ConfluentAvro<Rejection> rejectionCodec;
-  private final String stateTopic;
-  private final String stateSubject;
-  private final ConfluentAvro<TrainerStateRecord> stateCodec;
   private final int chunkBytes;
   private final String transactionalId;
 
@@ -89,12 +76,6 @@ public final class AdapterPublisher implements AutoCloseable {
     this.adaptersTopic = topics.adapters();
     this.adaptersSubject = ConfluentAvro.subject(adaptersTopic, false);
     this.adapterCodec = new ConfluentAvro<>(AdapterRecord.class, registry, true);
-    this.deadLettersTopic = topics.deadLetters();
-    this.deadLettersSubject = ConfluentAvro.subject(deadLettersTopic, false);
-    this.rejectionCodec = new ConfluentAvro<>(Rejection.class, registry, true);
-    this.stateTopic = topics.trainerState();
-    this.stateSubject = ConfluentAvro.subject(stateTopic, false);
-    this.stateCodec = new ConfluentAvro<>(TrainerStateRecord.class, registry, true);
     this.chunkBytes = chunkBytes;
     this.transactionalId = transactionalId;
     producer.initTransactions();
@@ -105,33 +86,34 @@ public final class AdapterPublisher implements AutoCloseable {
       AdapterManifest manifest, TopicPartition partition, long manifestOffset) {}
 
   /**
-   * The trainer state that commits with a version: the state record and the files it lists (adapter
-   * weights, optimizer moments), chunked under keys {@code <model>/<file>/<index>}.
+   * What commits in the same transaction as a version or a refusal, written by the caller (the
+   * trainer writes its state, dead letters and consumer offsets; a rollback writes a trainer
+   * state).
    */
-  public record StateSnapshot(TrainerState.Builder state, Map<String, byte[]> files) {}
+  @FunctionalInterface
+  public interface Alongside {
+    /** Nothing else commits with the version. */
+    Alongside NOTHING = tx -> {};
+
+    void writeTo(Transaction tx) throws Exception;
+  }
+
+  /** The open transaction, as an {@link Alongside} sees it. */
+  public interface Transaction {
+    void send(String topic, String key, byte[] value);
+
+    /**
+     * Commits consumer offsets with the transaction (fencing zombie consumers of {@code group}).
+     */
+    void sendOffsets(Map<TopicPartition, OffsetAndMetadata> offsets, ConsumerGroupMetadata group);
+  }
 
   /**
-   * What commits in the same transaction as a version or a refusal.
-   *
-   * @param state the trainer state to write; null for none
-   * @param deadLetters input records the trainer could not use, for the dead-letter topic
-   * @param offsets the next offsets to consume, per input partition (may be empty)
-   * @param group the consumer's group metadata, for fencing of zombie consumers
+   * The transactional.id of {@code trainerId}'s publisher for {@code modelId}: stable across
+   * restarts, so a restarted trainer (or a rollback) fences the producer it replaces.
    */
-  public record Alongside(
-      StateSnapshot state,
-      List<Rejection> deadLetters,
-      Map<TopicPartition, OffsetAndMetadata> offsets,
-      ConsumerGroupMetadata group) {
-    public Alongside {
-      deadLetters = List.copyOf(deadLetters);
-      offsets = Map.copyOf(offsets);
-    }
-
-    /** Only a trainer state, no input offsets: for tools that consume nothing (rollback). */
-    public static Alongside stateOnly(StateSnapshot state, String groupId) {
-      return new Alongside(state, List.of(), Map.of(), new ConsumerGroupMetadata(groupId));
-    }
+  public static String transactionalId(String trainerId, String modelId) {
+    return trainerId + "-" + modelId;
   }
 
   /**
@@ -154,10 +136,11 @@ public final class AdapterPublisher implements AutoCloseable {
             what,
             () -> {
               List<AdapterFile> described =
-                  sendChunked(
+                  FileChunks.sendAll(
                       modelId,
                       version,
                       files.files(),
+                      chunkBytes,
                       chunk -> sendAdapterRecord(modelId, new AdapterRecord(chunk)));
               complete[0] =
                   manifest
@@ -167,8 +150,6 @@ public final class AdapterPublisher implements AutoCloseable {
                       .build();
               return sendAdapterRecord(modelId, new AdapterRecord(complete[0]));
             },
-            modelId,
-            version,
             alongside);
     RecordMetadata where = committed(manifestSent, what);
     log.info(
@@ -186,38 +167,37 @@ public final class AdapterPublisher implements AutoCloseable {
   /**
    * Records a refused candidate version in one transaction with the trainer state it fell back to
    * and the offsets of the pairs it consumed: those pairs are accounted for, and shape nothing.
-   *
-   * @param version the version number of the state written (the unchanged current version)
    */
-  public void refuse(VersionRefusal refusal, long version, Alongside alongside) {
+  public void refuse(VersionRefusal refusal, Alongside alongside) {
     String modelId = refusal.getModelId();
     String what = "recording a refused candidate of " + modelId;
     committed(
         inTransaction(
-            what,
-            () -> sendAdapterRecord(modelId, new AdapterRecord(refusal)),
-            modelId,
-            version,
-            alongside),
+            what, () -> sendAdapterRecord(modelId, new AdapterRecord(refusal)), alongside),
         what);
     log.warn("{}: candidate refused ({}): {}", modelId, refusal.getReason(), refusal.getMessage());
   }
 
   /** Runs {@code sends}, then writes {@code alongside}, and commits it all as one transaction. */
-  private <T> T inTransaction(
-      String what, Callable<T> sends, String modelId, long version, Alongside alongside) {
+  private <T> T inTransaction(String what, Callable<T> sends, Alongside alongside) {
     producer.beginTransaction();
     try {
       T result = sends.call();
-      if (alongside.state() != null) {
-        sendState(modelId, version, alongside.state());
-      }
-      for (Rejection rejection : alongside.deadLetters()) {
-        send(deadLettersTopic, modelId, rejectionCodec.encode(deadLettersSubject, rejection));
-      }
-      if (!alongside.offsets().isEmpty()) {
-        producer.sendOffsetsToTransaction(alongside.offsets(), alongside.group());
-      }
+      alongside.writeTo(
+          new Transaction() {
+            @Override
+            public void send(String topic, String key, byte[] value) {
+              AdapterPublisher.this.send(topic, key, value);
+            }
+
+            @Override
+            public void sendOffsets(
+                Map<TopicPartition, OffsetAndMetadata> offsets, ConsumerGroupMetadata group) {
+              if (!offsets.isEmpty()) {
+                producer.sendOffsetsToTransaction(offsets, group);
+              }
+            }
+          });
       producer.commitTransaction();
       return result;
     } catch (ProducerFencedException | InvalidProducerEpochException e) {
@@ -251,35 +231,6 @@ public final class AdapterPublisher implements AutoCloseable {
 
   private Future<RecordMetadata> sendAdapterRecord(String modelId, AdapterRecord record) {
     return send(adaptersTopic, modelId, adapterCodec.encode(adaptersSubject, record));
-  }
-
-  /** Sends every file as chunks (in map order) and returns the manifest entries describing them. */
-  private List<AdapterFile> sendChunked(
-      String modelId, long version, Map<String, byte[]> files, Consumer<AdapterChunk> sendChunk) {
-    List<AdapterFile> described = new ArrayList<>();
-    for (Map.Entry<String, byte[]> file : files.entrySet()) {
-      List<AdapterChunk> chunks =
-          FileChunks.split(modelId, version, file.getKey(), file.getValue(), chunkBytes);
-      chunks.forEach(sendChunk);
-      described.add(FileChunks.describe(file.getKey(), file.getValue(), chunks.size()));
-    }
-    return described;
-  }
-
-  private void sendState(String modelId, long version, StateSnapshot snapshot) {
-    List<AdapterFile> described =
-        sendChunked(
-            modelId,
-            version,
-            new TreeMap<>(snapshot.files()),
-            chunk ->
-                send(
-                    stateTopic,
-                    TrainerStateReader.chunkKey(modelId, chunk.getFile(), chunk.getIndex()),
-                    stateCodec.encode(stateSubject, new TrainerStateRecord(chunk))));
-    TrainerState state =
-        snapshot.state().setModelId(modelId).setVersion(version).setFiles(described).build();
-    send(stateTopic, modelId, stateCodec.encode(stateSubject, new TrainerStateRecord(state)));
   }
 
   private Future<RecordMetadata> send(String topic, String key, byte[] value) {

@@ -8,6 +8,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
 
 /**
  * Splits files into {@link AdapterChunk}s and puts them back together, checking size and sha-256
@@ -31,6 +32,26 @@ public final class FileChunks {
               modelId, version, name, i, count, ByteBuffer.wrap(data, from, to - from)));
     }
     return chunks;
+  }
+
+  /**
+   * Splits every file (in map order), hands each chunk to {@code send}, and returns the manifest
+   * entries that describe them.
+   */
+  public static List<AdapterFile> sendAll(
+      String modelId,
+      long version,
+      Map<String, byte[]> files,
+      int chunkBytes,
+      Consumer<AdapterChunk> send) {
+    List<AdapterFile> described = new ArrayList<>();
+    for (Map.Entry<String, byte[]> file : files.entrySet()) {
+      List<AdapterChunk> chunks =
+          split(modelId, version, file.getKey(), file.getValue(), chunkBytes);
+      chunks.forEach(send);
+      described.add(describe(file.getKey(), file.getValue(), chunks.size()));
+    }
+    return described;
   }
 
   /** The manifest entry of a file split into {@code chunks} chunks. */

@@ -3,7 +3,6 @@ package dev.prefstream.publisher;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.AdapterOrigin;
-import dev.prefstream.schemas.avro.TrainerState;
 import dev.prefstream.schemas.registry.SchemaRegistry;
 import java.util.List;
 import java.util.Map;
@@ -23,6 +22,15 @@ import java.util.Map;
 public final class Rollback {
   private Rollback() {}
 
+  /**
+   * What commits with a rollback version besides the adapter: the trainer's state reset to the
+   * rolled-back weights (the trainer module knows that format; this module does not).
+   */
+  @FunctionalInterface
+  public interface StateReset {
+    AdapterPublisher.Alongside to(long newVersion, AdapterManifest target, AdapterFiles files);
+  }
+
   /** The version written. */
   public static AdapterManifest run(
       Map<String, Object> clientProperties,
@@ -30,11 +38,12 @@ public final class Rollback {
       SchemaRegistry registry,
       String trainerId,
       String modelId,
-      long toVersion) {
+      long toVersion,
+      StateReset stateReset) {
     try (AdapterPublisher publisher =
         new AdapterPublisher(
             clientProperties,
-            trainerId + "-" + modelId,
+            AdapterPublisher.transactionalId(trainerId, modelId),
             topics,
             registry,
             AdapterPublisher.DEFAULT_CHUNK_BYTES)) {
@@ -46,20 +55,11 @@ public final class Rollback {
               .orElseThrow();
       AdapterManifest latest = log.latest().orElseThrow();
       AdapterFiles files = log.files().orElseThrow();
-      TrainerStateReader.Restored current =
-          TrainerStateReader.read(clientProperties, topics, registry, java.util.Set.of(modelId))
-              .get(modelId);
-      TrainerState.Builder state =
-          TrainerState.newBuilder()
-              .setStep(current == null ? 0 : current.state().getStep())
-              .setPositions(current == null ? List.of() : current.state().getPositions())
-              .setSkippedBatches(current == null ? 0 : current.state().getSkippedBatches())
-              .setLossState(Map.of())
-              .setConfigHash(target.getConfigHash());
+      long newVersion = latest.getVersion() + 1;
       AdapterManifest.Builder manifest =
           AdapterManifest.newBuilder()
               .setModelId(modelId)
-              .setVersion(latest.getVersion() + 1)
+              .setVersion(newVersion)
               .setParentVersion(latest.getVersion())
               .setOrigin(AdapterOrigin.ROLLBACK)
               .setRollbackOf(toVersion)
@@ -72,13 +72,7 @@ public final class Rollback {
               .setTrainerId(trainerId)
               .setMetrics(target.getMetrics());
       return publisher
-          .publish(
-              manifest,
-              files,
-              AdapterPublisher.Alongside.stateOnly(
-                  new AdapterPublisher.StateSnapshot(
-                      state, Map.of(AdapterFiles.WEIGHTS, files.weights())),
-                  trainerId))
+          .publish(manifest, files, stateReset.to(newVersion, target, files))
           .manifest();
     }
   }

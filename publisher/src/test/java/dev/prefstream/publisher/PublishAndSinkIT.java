@@ -8,8 +8,6 @@ import dev.prefstream.schemas.TopicAdmin;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.BaseModel;
-import dev.prefstream.schemas.avro.PartitionPosition;
-import dev.prefstream.schemas.avro.TrainerState;
 import dev.prefstream.schemas.config.CommonConfig;
 import dev.prefstream.schemas.registry.RestSchemaRegistry;
 import java.nio.file.Files;
@@ -22,7 +20,6 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -72,25 +69,7 @@ class PublishAndSinkIT {
             .isInstanceOf(FencedException.class)
             .hasMessageContaining("trainer-m");
         first.close();
-        byte[] optimizer = randomBytes(3_000, 4);
-        second.publish(
-            manifest(2, 1L),
-            AdapterFiles.peft("{\"r\": 4}", weights2),
-            AdapterPublisher.Alongside.stateOnly(
-                new AdapterPublisher.StateSnapshot(
-                    TrainerState.newBuilder()
-                        .setStep(7)
-                        .setPositions(List.of(new PartitionPosition("pairs", 0, 42L)))
-                        .setConfigHash("cafe"),
-                    Map.of(AdapterFiles.WEIGHTS, weights2, "optimizer.safetensors", optimizer)),
-                "g"));
-        TrainerStateReader.Restored restored =
-            TrainerStateReader.read(client, topics, registry, null).get("m");
-        assertThat(restored.state().getVersion()).isEqualTo(2);
-        assertThat(restored.state().getStep()).isEqualTo(7);
-        assertThat(restored.state().getPositions().get(0).getNextOffset()).isEqualTo(42L);
-        assertThat(restored.files().get(AdapterFiles.WEIGHTS)).isEqualTo(weights2);
-        assertThat(restored.files().get("optimizer.safetensors")).isEqualTo(optimizer);
+        second.publish(manifest(2, 1L), AdapterFiles.peft("{\"r\": 4}", weights2), nothing());
       }
       AdapterSink.Materialized v2 = seen.poll(60, TimeUnit.SECONDS);
       assertThat(v2.version()).isEqualTo(2);
@@ -110,8 +89,7 @@ class PublishAndSinkIT {
   }
 
   private static AdapterPublisher.Alongside nothing() {
-    return new AdapterPublisher.Alongside(
-        null, List.of(), Map.of(), new ConsumerGroupMetadata("g"));
+    return AdapterPublisher.Alongside.NOTHING;
   }
 
   private static AdapterManifest.Builder manifest(long version, Long parent) {

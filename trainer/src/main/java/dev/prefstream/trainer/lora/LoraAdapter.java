@@ -3,6 +3,7 @@ package dev.prefstream.trainer.lora;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.prefstream.schemas.FileNames;
 import dev.prefstream.schemas.Sha256;
 import dev.prefstream.trainer.model.Adapter;
 import dev.prefstream.trainer.model.CausalLm;
@@ -74,8 +75,8 @@ public final class LoraAdapter implements AutoCloseable {
 
   /** Loads a PEFT adapter directory trained here or elsewhere (F32, F16 or BF16 weights). */
   public static LoraAdapter load(CausalLm lm, Path peftDir) throws IOException {
-    Path configFile = peftDir.resolve("adapter_config.json");
-    Path weights = peftDir.resolve("adapter_model.safetensors");
+    Path configFile = peftDir.resolve(FileNames.ADAPTER_CONFIG);
+    Path weights = peftDir.resolve(FileNames.ADAPTER_WEIGHTS);
     if (!Files.isRegularFile(configFile) || !Files.isRegularFile(weights)) {
       throw new IOException(
           peftDir
@@ -159,6 +160,20 @@ public final class LoraAdapter implements AutoCloseable {
   }
 
   /** Hex sha-256 of {@link #safetensors()}. */
+  /**
+   * True when every LoRA weight is a finite number: the last guard before a version is published.
+   */
+  public boolean weightsFinite() {
+    for (NDArray p : parameters()) {
+      for (float v : p.toFloatArray()) {
+        if (!Float.isFinite(v)) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
   public String sha256() {
     return Sha256.hex(safetensors());
   }
@@ -171,8 +186,8 @@ public final class LoraAdapter implements AutoCloseable {
   /** Writes adapter_config.json and adapter_model.safetensors into {@code dir} (created). */
   public void writePeftDir(Path dir, String baseModelName) throws IOException {
     Files.createDirectories(dir);
-    Files.writeString(dir.resolve("adapter_config.json"), adapterConfigJson(baseModelName));
-    Files.write(dir.resolve("adapter_model.safetensors"), safetensors());
+    Files.writeString(dir.resolve(FileNames.ADAPTER_CONFIG), adapterConfigJson(baseModelName));
+    Files.write(dir.resolve(FileNames.ADAPTER_WEIGHTS), safetensors());
   }
 
   /** Replaces the weights with those in {@code bytes} (resume, rollback); shapes must match. */

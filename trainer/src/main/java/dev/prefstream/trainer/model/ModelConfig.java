@@ -2,6 +2,7 @@ package dev.prefstream.trainer.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.prefstream.schemas.FileNames;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -65,7 +66,7 @@ public record ModelConfig(
   }
 
   public static ModelConfig load(Path modelDir) throws IOException {
-    Path file = modelDir.resolve("config.json");
+    Path file = modelDir.resolve(FileNames.MODEL_CONFIG);
     if (!Files.isRegularFile(file)) {
       throw new IOException("No config.json in model directory " + modelDir);
     }

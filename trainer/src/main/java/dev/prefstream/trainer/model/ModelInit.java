@@ -3,6 +3,7 @@ package dev.prefstream.trainer.model;
 import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
 import com.fasterxml.jackson.core.util.Separators;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.prefstream.schemas.FileNames;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -196,13 +197,13 @@ public final class ModelInit {
                     .withObjectFieldValueSpacing(Separators.Spacing.AFTER));
     var writer = JSON.writer(pretty);
     Files.writeString(
-        outDir.resolve("config.json"), writer.writeValueAsString(config(spec)) + "\n");
+        outDir.resolve(FileNames.MODEL_CONFIG), writer.writeValueAsString(config(spec)) + "\n");
     Files.write(outDir.resolve("model.safetensors"), Safetensors.write(weights(spec)));
     Files.writeString(
-        outDir.resolve("tokenizer.json"),
+        outDir.resolve(FileNames.TOKENIZER),
         writer.writeValueAsString(ByteTokenizer.tokenizerJson()) + "\n");
     Files.writeString(
-        outDir.resolve("tokenizer_config.json"),
+        outDir.resolve(FileNames.TOKENIZER_CONFIG),
         writer.writeValueAsString(ByteTokenizer.tokenizerConfig(spec.maxPositions(), CHAT_TEMPLATE))
             + "\n");
     Map<String, Object> generation = new LinkedHashMap<>();

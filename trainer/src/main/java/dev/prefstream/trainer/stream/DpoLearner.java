@@ -115,8 +115,9 @@ public final class DpoLearner implements Learner {
   }
 
   @Override
-  public AdapterFiles adapter() {
-    return AdapterFiles.peft(adapter.adapterConfigJson(baseModelName), adapter.safetensors());
+  public Snapshot adapter() {
+    return new Snapshot(
+        adapter.adapterConfigJson(baseModelName), adapter.safetensors(), adapter.weightsFinite());
   }
 
   @Override

@@ -1,6 +1,5 @@
 package dev.prefstream.trainer.stream;
 
-import dev.prefstream.publisher.AdapterFiles;
 import dev.prefstream.schemas.avro.PreferencePair;
 import java.util.List;
 import java.util.Map;
@@ -28,8 +27,8 @@ public interface Learner extends AutoCloseable {
    */
   Map<String, Double> evaluate(List<PreferencePair> pairs);
 
-  /** The adapter as a PEFT directory's files. */
-  AdapterFiles adapter();
+  /** The adapter as it stands: its PEFT files' contents, and whether every weight is finite. */
+  Snapshot adapter();
 
   /** Everything needed to continue exactly here: adapter weights, optimizer moments, loss state. */
   Map<String, byte[]> stateFiles();
@@ -47,6 +46,15 @@ public interface Learner extends AutoCloseable {
    * @param metrics TRL-named metrics of the batch (loss, rewards/accuracies, ...)
    */
   record StepReport(boolean applied, Map<String, Double> metrics) {}
+
+  /**
+   * An adapter's PEFT files.
+   *
+   * @param configJson adapter_config.json
+   * @param safetensors adapter_model.safetensors
+   * @param finite true when every weight is a finite number
+   */
+  record Snapshot(String configJson, byte[] safetensors, boolean finite) {}
 
   /** Makes learners over one shared base model. */
   interface Factory extends AutoCloseable {

@@ -2,7 +2,6 @@ package dev.prefstream.trainer.stream;
 
 import dev.prefstream.publisher.AdapterFiles;
 import dev.prefstream.publisher.AdapterPublisher;
-import dev.prefstream.publisher.TrainerStateReader;
 import dev.prefstream.schemas.DeadLetterReason;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.BaseModel;
@@ -58,6 +57,7 @@ final class ModelSession implements AutoCloseable {
   private final TopicPartition partition;
   private final Learner learner;
   private final AdapterPublisher publisher;
+  private final TrainerStateWriter stateWriter;
   private final TrainerConfig config;
   private final BaseModel baseModel;
   private final HoldoutSplit holdout;
@@ -84,12 +84,14 @@ final class ModelSession implements AutoCloseable {
       TopicPartition partition,
       Learner learner,
       AdapterPublisher publisher,
+      TrainerStateWriter stateWriter,
       TrainerConfig config,
       BaseModel baseModel) {
     this.modelId = modelId;
     this.partition = partition;
     this.learner = learner;
     this.publisher = publisher;
+    this.stateWriter = stateWriter;
     this.config = config;
     this.baseModel = baseModel;
     this.holdout = new HoldoutSplit(config.getDouble(TrainerConfig.HOLDOUT_PERCENT_CONFIG));
@@ -279,19 +281,23 @@ final class ModelSession implements AutoCloseable {
    */
   Result publishOrRefuse(
       Map<TopicPartition, OffsetAndMetadata> offsets, ConsumerGroupMetadata group) {
-    AdapterFiles candidate = learner.adapter();
+    Learner.Snapshot candidate = learner.adapter();
     Map<String, Double> evaluation =
         gateEnabled() && !heldOut.isEmpty() ? learner.evaluate(List.copyOf(heldOut)) : Map.of();
     Map<String, Double> allMetrics = new LinkedHashMap<>();
     metricSums.forEach((k, sum) -> allMetrics.put(k, sum[0] / Math.max(1, appliedSincePublish)));
     allMetrics.putAll(evaluation);
     String[] refusal =
-        candidate.weightsFinite()
+        candidate.finite()
             ? gateVerdict(evaluation)
             : new String[] {"non_finite_weights", "the candidate adapter has NaN or Inf weights"};
     Result result =
         refusal == null
-            ? publish(candidate, allMetrics, offsets, group)
+            ? publish(
+                AdapterFiles.peft(candidate.configJson(), candidate.safetensors()),
+                allMetrics,
+                offsets,
+                group)
             : refuse(refusal[0], refusal[1], allMetrics, offsets, group);
     nextOffset = trainedThrough;
     batches.clear();
@@ -324,7 +330,8 @@ final class ModelSession implements AutoCloseable {
             .setMetrics(allMetrics);
     Map<String, byte[]> state = learner.stateFiles();
     AdapterPublisher.Published published =
-        publisher.publish(manifest, adapter, alongside(snapshot(step, state), offsets, group));
+        publisher.publish(
+            manifest, adapter, alongside(newVersion, snapshot(step, state), offsets, group));
     version = newVersion;
     publishedStep = step;
     publishedState = state;
@@ -355,7 +362,7 @@ final class ModelSession implements AutoCloseable {
             .setTrainerId(config.trainerId())
             .setMetrics(allMetrics)
             .build();
-    publisher.refuse(refusal, version, alongside(snapshot(step, publishedState), offsets, group));
+    publisher.refuse(refusal, alongside(version, snapshot(step, publishedState), offsets, group));
     metrics.versionsRefused.incrementAndGet();
     return new Result.Refused(refusal);
   }
@@ -395,13 +402,14 @@ final class ModelSession implements AutoCloseable {
 
   /** The state, the dead letters inside this range, and the offsets, for one transaction. */
   private AdapterPublisher.Alongside alongside(
-      AdapterPublisher.StateSnapshot state,
+      long stateVersion,
+      StateSnapshot state,
       Map<TopicPartition, OffsetAndMetadata> offsets,
       ConsumerGroupMetadata group) {
     List<Rejection> inRange =
         deadLetters.stream().filter(r -> r.getSourceOffset() < trainedThrough).toList();
     deadLetters.removeAll(inRange);
-    return new AdapterPublisher.Alongside(state, inRange, offsets, group);
+    return stateWriter.alongside(modelId, stateVersion, state, inRange, offsets, group);
   }
 
   private List<OffsetRange> lineage() {
@@ -409,7 +417,7 @@ final class ModelSession implements AutoCloseable {
         new OffsetRange(partition.topic(), partition.partition(), nextOffset, trainedThrough));
   }
 
-  private AdapterPublisher.StateSnapshot snapshot(long atStep, Map<String, byte[]> files) {
+  private StateSnapshot snapshot(long atStep, Map<String, byte[]> files) {
     TrainerState.Builder state =
         TrainerState.newBuilder()
             .setStep(atStep)
@@ -419,7 +427,7 @@ final class ModelSession implements AutoCloseable {
                         partition.topic(), partition.partition(), trainedThrough)))
             .setSkippedBatches(skippedBatches)
             .setConfigHash(config.configHash());
-    return new AdapterPublisher.StateSnapshot(state, files);
+    return new StateSnapshot(state, files);
   }
 
   String modelId() {

@@ -2,7 +2,6 @@ package dev.prefstream.trainer.stream;
 
 import dev.prefstream.publisher.AdapterPublisher;
 import dev.prefstream.publisher.FencedException;
-import dev.prefstream.publisher.TrainerStateReader;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.BaseModel;
 import dev.prefstream.schemas.avro.PreferencePair;
@@ -56,6 +55,7 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
   private final Set<String> onlyModels;
   private final AtomicBoolean running = new AtomicBoolean(true);
   private final BaseModel baseModel;
+  private final TrainerStateWriter stateWriter;
 
   public StreamingTrainer(
       TrainerConfig config,
@@ -69,6 +69,8 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
     this.topics = config.topics();
     this.pairs = new ConfluentAvro<>(PreferencePair.class, registry, false);
     this.onlyModels = Set.copyOf(config.modelIds());
+    this.stateWriter =
+        new TrainerStateWriter(topics, registry, config.getInt(TrainerConfig.CHUNK_BYTES_CONFIG));
     this.baseModel = new BaseModel(learners.baseModelName(), learners.baseModelSha256());
     Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
     props.put(ConsumerConfig.GROUP_ID_CONFIG, config.trainerId());
@@ -181,11 +183,12 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
     AdapterPublisher publisher =
         new AdapterPublisher(
             config.kafkaClientProperties(),
-            config.trainerId() + "-" + modelId,
+            AdapterPublisher.transactionalId(config.trainerId(), modelId),
             topics,
             registry,
             config.getInt(TrainerConfig.CHUNK_BYTES_CONFIG));
-    ModelSession session = new ModelSession(modelId, tp, learner, publisher, config, baseModel);
+    ModelSession session =
+        new ModelSession(modelId, tp, learner, publisher, stateWriter, config, baseModel);
     TrainerStateReader.Restored restored =
         TrainerStateReader.read(config.kafkaClientProperties(), topics, registry, Set.of(modelId))
             .get(modelId);

@@ -3,6 +3,7 @@ package dev.prefstream.trainer.tokenize;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.prefstream.schemas.FileNames;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,7 +43,7 @@ public final class PairEncoder implements AutoCloseable {
     if (maxLength < 4) {
       throw new IllegalArgumentException("max length must be >= 4, got " + maxLength);
     }
-    Path tokenizerFile = modelDir.resolve("tokenizer.json");
+    Path tokenizerFile = modelDir.resolve(FileNames.TOKENIZER);
     if (!Files.isRegularFile(tokenizerFile)) {
       throw new IOException("No tokenizer.json in " + modelDir);
     }
@@ -56,14 +57,14 @@ public final class PairEncoder implements AutoCloseable {
                 "modelMaxLength", Integer.toString(Integer.MAX_VALUE)));
     try {
       ObjectMapper json = new ObjectMapper();
-      Path configFile = modelDir.resolve("tokenizer_config.json");
+      Path configFile = modelDir.resolve(FileNames.TOKENIZER_CONFIG);
       JsonNode tc =
           Files.isRegularFile(configFile)
               ? json.readTree(configFile.toFile())
               : json.createObjectNode();
       JsonNode mc =
-          Files.isRegularFile(modelDir.resolve("config.json"))
-              ? json.readTree(modelDir.resolve("config.json").toFile())
+          Files.isRegularFile(modelDir.resolve(FileNames.MODEL_CONFIG))
+              ? json.readTree(modelDir.resolve(FileNames.MODEL_CONFIG).toFile())
               : json.createObjectNode();
       String bos = tokenText(tc.get("bos_token"));
       String eos = tokenText(tc.get("eos_token"));

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.prefstream.embedded.EmbeddedStack;
 import dev.prefstream.publisher.AdapterFiles;
 import dev.prefstream.publisher.AdapterLog;
-import dev.prefstream.publisher.Rollback;
 import dev.prefstream.publisher.TopicScan;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.AdapterManifest;
@@ -16,6 +15,7 @@ import dev.prefstream.schemas.avro.Rejection;
 import dev.prefstream.schemas.avro.VersionRefusal;
 import dev.prefstream.schemas.serde.ConfluentAvro;
 import dev.prefstream.trainer.model.ModelInit;
+import dev.prefstream.trainer.model.Safetensors;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -76,7 +76,12 @@ class StreamingTrainerIT {
             AdapterLog.read(harness.client(), topics, harness.registry, "m", v.getVersion())
                 .files()
                 .orElseThrow();
-        assertThat(files.weightsFinite()).as("v" + v.getVersion() + " weights").isTrue();
+        Safetensors weights = Safetensors.of(files.weights(), "v" + v.getVersion());
+        for (String name : weights.entries().keySet()) {
+          for (float w : weights.floats(name)) {
+            assertThat(Float.isFinite(w)).as("v" + v.getVersion() + " " + name).isTrue();
+          }
+        }
       }
       AdapterManifest after =
           log.versions().stream()
@@ -164,7 +169,7 @@ class StreamingTrainerIT {
       AdapterManifest last = before.latest().orElseThrow();
 
       AdapterManifest rollback =
-          Rollback.run(harness.client(), topics, harness.registry, "t-roll", "m", 1);
+          TrainerStateWriter.rollback(harness.client(), topics, harness.registry, "t-roll", "m", 1);
       assertThat(rollback.getVersion()).isEqualTo(last.getVersion() + 1);
       assertThat(rollback.getOrigin()).isEqualTo(AdapterOrigin.ROLLBACK);
       assertThat(rollback.getRollbackOf()).isEqualTo(1L);
@@ -339,7 +344,7 @@ class StreamingTrainerIT {
           }
 
           @Override
-          public AdapterFiles adapter() {
+          public Snapshot adapter() {
             return learner.adapter();
           }
 

@@ -1,5 +1,7 @@
-package dev.prefstream.publisher;
+package dev.prefstream.trainer.stream;
 
+import dev.prefstream.publisher.FileChunks;
+import dev.prefstream.publisher.TopicScan;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.AdapterChunk;
 import dev.prefstream.schemas.avro.TrainerState;

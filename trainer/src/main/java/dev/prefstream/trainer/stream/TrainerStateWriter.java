@@ -1,0 +1,135 @@
+package dev.prefstream.trainer.stream;
+
+import dev.prefstream.publisher.AdapterFiles;
+import dev.prefstream.publisher.AdapterPublisher;
+import dev.prefstream.publisher.FileChunks;
+import dev.prefstream.publisher.Rollback;
+import dev.prefstream.schemas.Topics;
+import dev.prefstream.schemas.avro.AdapterFile;
+import dev.prefstream.schemas.avro.AdapterManifest;
+import dev.prefstream.schemas.avro.Rejection;
+import dev.prefstream.schemas.avro.TrainerState;
+import dev.prefstream.schemas.avro.TrainerStateRecord;
+import dev.prefstream.schemas.registry.SchemaRegistry;
+import dev.prefstream.schemas.serde.ConfluentAvro;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+
+/**
+ * Writes what commits with a version besides the adapter: the trainer state (chunked files, then
+ * the {@link TrainerState} that lists them), the dead letters of the range, and the consumer
+ * offsets. {@link TrainerStateReader} reads the state back.
+ */
+public final class TrainerStateWriter {
+  private final String stateTopic;
+  private final String stateSubject;
+  private final ConfluentAvro<TrainerStateRecord> stateCodec;
+  private final String deadLettersTopic;
+  private final String deadLettersSubject;
+  private final ConfluentAvro<Rejection> rejectionCodec;
+  private final int chunkBytes;
+
+  TrainerStateWriter(Topics topics, SchemaRegistry registry, int chunkBytes) {
+    this.stateTopic = topics.trainerState();
+    this.stateSubject = ConfluentAvro.subject(stateTopic, false);
+    this.stateCodec = new ConfluentAvro<>(TrainerStateRecord.class, registry, true);
+    this.deadLettersTopic = topics.deadLetters();
+    this.deadLettersSubject = ConfluentAvro.subject(deadLettersTopic, false);
+    this.rejectionCodec = new ConfluentAvro<>(Rejection.class, registry, true);
+    this.chunkBytes = chunkBytes;
+  }
+
+  /**
+   * The state of {@code modelId} at {@code version} (none when {@code snapshot} is null), {@code
+   * deadLetters}, and {@code offsets} of {@code group}, for one transaction.
+   */
+  AdapterPublisher.Alongside alongside(
+      String modelId,
+      long version,
+      StateSnapshot snapshot,
+      List<Rejection> deadLetters,
+      Map<TopicPartition, OffsetAndMetadata> offsets,
+      ConsumerGroupMetadata group) {
+    List<Rejection> rejections = List.copyOf(deadLetters);
+    Map<TopicPartition, OffsetAndMetadata> positions = Map.copyOf(offsets);
+    return tx -> {
+      if (snapshot != null) {
+        writeState(tx, modelId, version, snapshot);
+      }
+      for (Rejection rejection : rejections) {
+        tx.send(deadLettersTopic, modelId, rejectionCodec.encode(deadLettersSubject, rejection));
+      }
+      tx.sendOffsets(positions, group);
+    };
+  }
+
+  private void writeState(
+      AdapterPublisher.Transaction tx, String modelId, long version, StateSnapshot snapshot) {
+    List<AdapterFile> described =
+        FileChunks.sendAll(
+            modelId,
+            version,
+            new TreeMap<>(snapshot.files()),
+            chunkBytes,
+            chunk ->
+                tx.send(
+                    stateTopic,
+                    TrainerStateReader.chunkKey(modelId, chunk.getFile(), chunk.getIndex()),
+                    stateCodec.encode(stateSubject, new TrainerStateRecord(chunk))));
+    TrainerState state =
+        snapshot.state().setModelId(modelId).setVersion(version).setFiles(described).build();
+    tx.send(stateTopic, modelId, stateCodec.encode(stateSubject, new TrainerStateRecord(state)));
+  }
+
+  /**
+   * Publishes version latest+1 of {@code modelId} with version {@code toVersion}'s content ({@link
+   * Rollback}), and resets the trainer's state to it in the same transaction.
+   */
+  public static AdapterManifest rollback(
+      Map<String, Object> clientProperties,
+      Topics topics,
+      SchemaRegistry registry,
+      String trainerId,
+      String modelId,
+      long toVersion) {
+    return Rollback.run(
+        clientProperties,
+        topics,
+        registry,
+        trainerId,
+        modelId,
+        toVersion,
+        rollbackReset(clientProperties, topics, registry));
+  }
+
+  /**
+   * What a rollback commits for the trainer: a state holding the rolled-back weights, the model's
+   * current input positions and step, and no optimizer moments (the optimizer starts afresh).
+   */
+  private static Rollback.StateReset rollbackReset(
+      Map<String, Object> clientProperties, Topics topics, SchemaRegistry registry) {
+    TrainerStateWriter writer =
+        new TrainerStateWriter(topics, registry, AdapterPublisher.DEFAULT_CHUNK_BYTES);
+    return (newVersion, target, files) -> {
+      String modelId = target.getModelId();
+      TrainerStateReader.Restored current =
+          TrainerStateReader.read(clientProperties, topics, registry, Set.of(modelId)).get(modelId);
+      TrainerState.Builder state =
+          TrainerState.newBuilder()
+              .setStep(current == null ? 0 : current.state().getStep())
+              .setPositions(current == null ? List.of() : current.state().getPositions())
+              .setSkippedBatches(current == null ? 0 : current.state().getSkippedBatches())
+              .setLossState(Map.of())
+              .setConfigHash(target.getConfigHash());
+      StateSnapshot snapshot =
+          new StateSnapshot(state, Map.of(AdapterFiles.WEIGHTS, files.weights()));
+      return writer.alongside(
+          modelId, newVersion, snapshot, List.of(), Map.of(), new ConsumerGroupMetadata("none"));
+    };
+  }
+}
