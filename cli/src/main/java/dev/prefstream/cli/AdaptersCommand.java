@@ -8,12 +8,15 @@ import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.OffsetRange;
 import dev.prefstream.schemas.avro.VersionRefusal;
 import dev.prefstream.schemas.config.CommonConfig;
+import dev.prefstream.trainer.stream.TrainerConfig;
 import dev.prefstream.trainer.stream.TrainerStateWriter;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 
 @Command(
@@ -42,7 +45,7 @@ final class AdaptersCommand {
 
     @Override
     public Integer call() {
-      CommonConfig config = new CommonConfig(kafka.settings(Map.of()));
+      CommonConfig config = new CommonConfig(kafka.settings());
       AdapterLog log =
           AdapterLog.read(
               config.kafkaClientProperties(),
@@ -84,8 +87,20 @@ final class AdaptersCommand {
       name = "rollback",
       description =
           "Publishes a new version whose content is version N's (history is never rewritten); a"
-              + " running trainer continues from it.")
+              + " running trainer continues from it.",
+      modelTransformer = AdaptersCommand.RollbackTo.Flags.class)
   static final class RollbackTo implements Callable<Integer> {
+    /** --trainer-id is an alias of trainer.id, as for the trainer. */
+    static final class Flags implements CommandLine.IModelTransformer {
+      @Override
+      public CommandSpec transform(CommandSpec spec) {
+        return KeyFlags.add(
+            spec,
+            TrainerConfig.CONFIG,
+            List.of(KeyFlags.alias("--trainer-id", TrainerConfig.ID_CONFIG)));
+      }
+    }
+
     @Mixin KafkaOptions kafka;
 
     @Option(names = "--model", required = true, paramLabel = "M")
@@ -94,15 +109,12 @@ final class AdaptersCommand {
     @Option(names = "--to-version", required = true, paramLabel = "N")
     long toVersion;
 
-    @Option(
-        names = "--trainer-id",
-        defaultValue = "prefstream-trainer",
-        description = "The trainer.id that trains this model (default: ${DEFAULT-VALUE}).")
-    String trainerId;
-
     @Override
     public Integer call() {
-      CommonConfig config = new CommonConfig(kafka.settings(Map.of()));
+      Map<String, Object> settings = kafka.settings();
+      CommonConfig config = new CommonConfig(settings);
+      // the trainer's own key, read from the same configuration the trainer reads
+      String trainerId = (String) TrainerConfig.CONFIG.parse(settings).get(TrainerConfig.ID_CONFIG);
       AdapterManifest written =
           TrainerStateWriter.rollback(
               config.kafkaClientProperties(),

@@ -1,7 +1,9 @@
 package dev.prefstream.cli;
 
 import dev.prefstream.trainer.bench.TrainBenchmark;
+import dev.prefstream.trainer.recipe.Recipe;
 import java.io.PrintWriter;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -30,7 +32,8 @@ public final class BenchCommand implements Runnable {
       description =
           "Tokens/s of a DPO step on a bench preset and its FLOP efficiency against the sgemm peak"
               + " of the same libtorch, measured in the same run.",
-      mixinStandardHelpOptions = true)
+      mixinStandardHelpOptions = true,
+      modelTransformer = Train.Flags.class)
   static final class Train implements Callable<Integer> {
 
     @Spec CommandSpec spec;
@@ -65,7 +68,18 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--steps", defaultValue = "3")
     int steps;
 
-    @Mixin DeviceOption device;
+    @Mixin ConfigOptions config;
+
+    /** --device is an alias of trainer.device. */
+    static final class Flags implements CommandLine.IModelTransformer {
+      @Override
+      public CommandSpec transform(CommandSpec spec) {
+        return KeyFlags.add(
+            spec,
+            Recipe.CONFIG,
+            KeyFlags.TRAINING.stream().filter(a -> a.key().equals(Recipe.DEVICE_CONFIG)).toList());
+      }
+    }
 
     @Override
     public Integer call() {
@@ -86,7 +100,7 @@ public final class BenchCommand implements Runnable {
                         loraR,
                         warmup,
                         steps,
-                        device.toDevice()),
+                        new Recipe(config.settings(Map.of())).device()),
                     line -> {
                       out.println(line);
                       out.flush();

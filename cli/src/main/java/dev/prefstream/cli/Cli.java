@@ -3,10 +3,14 @@ package dev.prefstream.cli;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.concurrent.Callable;
+import org.apache.kafka.common.config.ConfigException;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 
-/** Turns bad option values into usage errors and I/O failures into one-line messages. */
+/**
+ * Turns bad option values into usage errors, and invalid settings and I/O failures into one-line
+ * messages.
+ */
 final class Cli {
 
   private Cli() {}
@@ -15,6 +19,10 @@ final class Cli {
   static int run(CommandSpec spec, Callable<Integer> body) {
     try {
       return body.call();
+    } catch (ConfigException e) {
+      // a setting, named with its value: not a usage error, so no option list
+      spec.commandLine().getErr().println("prefstream " + spec.name() + ": " + e.getMessage());
+      return 2;
     } catch (IllegalArgumentException | IllegalStateException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
     } catch (IOException | UncheckedIOException e) {

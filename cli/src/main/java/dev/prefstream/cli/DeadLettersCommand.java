@@ -82,7 +82,7 @@ final class DeadLettersCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    CommonConfig config = new CommonConfig(kafka.settings(Map.of()));
+    CommonConfig config = new CommonConfig(kafka.settings());
     String topic = config.topics().deadLetters();
     Deserializer<Rejection> rejections =
         AvroSerde.forValues(Rejection.class, config.schemaRegistry()).deserializer();

@@ -12,6 +12,7 @@ import dev.prefstream.schemas.avro.FeedbackEvent;
 import dev.prefstream.schemas.config.CommonConfig;
 import dev.prefstream.schemas.serde.ConfluentAvro;
 import dev.prefstream.trainer.model.ModelInit;
+import dev.prefstream.trainer.recipe.Recipe;
 import dev.prefstream.trainer.stream.DpoLearner;
 import dev.prefstream.trainer.stream.Learner;
 import dev.prefstream.trainer.stream.StreamingTrainer;
@@ -39,8 +40,10 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 
 @Command(
@@ -48,15 +51,10 @@ import picocli.CommandLine.Option;
     description =
         "The whole pipeline in one process: embedded Kafka and schema registry (unless"
             + " --bootstrap-servers is given), ingest, trainer, sink, and a generator of synthetic"
-            + " feedback with a learnable preference.")
+            + " feedback with a learnable preference.",
+    modelTransformer = DemoCommand.Flags.class)
 final class DemoCommand implements Callable<Integer> {
   @Mixin KafkaOptions kafka;
-
-  @Option(
-      names = "--data-dir",
-      defaultValue = ".prefstream",
-      description = "State directory (default: ${DEFAULT-VALUE}).")
-  Path dataDir;
 
   @Option(
       names = "--max-versions",
@@ -79,21 +77,32 @@ final class DemoCommand implements Callable<Integer> {
       description = "Model id (default: ${DEFAULT-VALUE}).")
   String modelId;
 
-  @Option(
-      names = "--batch-size",
-      defaultValue = "8",
-      description = "Pairs per step (default: ${DEFAULT-VALUE}).")
-  int batchSize;
-
-  @Option(
-      names = "--publish-every-steps",
-      defaultValue = "10",
-      description = "Steps per version (default: ${DEFAULT-VALUE}).")
-  int publishEverySteps;
+  /** Flags that are aliases of keys. */
+  static final class Flags implements CommandLine.IModelTransformer {
+    @Override
+    public CommandSpec transform(CommandSpec spec) {
+      return KeyFlags.add(
+          spec,
+          TrainerConfig.CONFIG,
+          List.of(
+              KeyFlags.alias("--data-dir", CommonConfig.DATA_DIR_CONFIG),
+              KeyFlags.alias("--batch-size", Recipe.BATCH_SIZE_CONFIG),
+              KeyFlags.alias("--publish-every-steps", TrainerConfig.PUBLISH_EVERY_STEPS_CONFIG)));
+    }
+  }
 
   @Override
   public Integer call() throws Exception {
-    Path data = dataDir.toAbsolutePath();
+    // the demo's own defaults sit below --config, -D and flags, as every command's do
+    Map<String, Object> settings =
+        kafka.settings(
+            Map.of(TrainerConfig.MODEL_IDS_CONFIG, modelId, Recipe.MAX_LENGTH_CONFIG, 128));
+    Path data =
+        Path.of(new CommonConfig(settings).getString(CommonConfig.DATA_DIR_CONFIG))
+            .toAbsolutePath();
+    settings.put(CommonConfig.DATA_DIR_CONFIG, data.toString());
+    settings.putIfAbsent(TrainerConfig.MODEL_DIR_CONFIG, data.resolve("demo-model").toString());
+    settings.putIfAbsent(SinkConfig.DIR_CONFIG, data.resolve("adapters").toString());
     Files.createDirectories(data);
     List<AutoCloseable> running = new CopyOnWriteArrayList<>();
     CountDownLatch stopped = new CountDownLatch(1);
@@ -113,8 +122,6 @@ final class DemoCommand implements Callable<Integer> {
         };
     Runtime.getRuntime().addShutdownHook(new Thread(stopAll, "prefstream-demo-shutdown"));
 
-    Map<String, Object> settings =
-        kafka.settings(Map.of(CommonConfig.DATA_DIR_CONFIG, data.toString()));
     if (String.valueOf(settings.getOrDefault(CommonConfig.BOOTSTRAP_SERVERS_CONFIG, ""))
         .isBlank()) {
       System.out.println("starting the embedded Kafka broker and schema registry in " + data);
@@ -131,7 +138,7 @@ final class DemoCommand implements Callable<Integer> {
           common.getShort(CommonConfig.TOPIC_REPLICATION_FACTOR_CONFIG));
     }
 
-    Path modelDir = data.resolve("demo-model");
+    Path modelDir = Path.of((String) settings.get(TrainerConfig.MODEL_DIR_CONFIG));
     if (!Files.exists(modelDir.resolve(FileNames.MODEL_CONFIG))) {
       ModelInit.write(
           modelDir, ModelInit.Spec.builder("llama").optSeed(7).optMaxPositions(256).build());
@@ -141,11 +148,8 @@ final class DemoCommand implements Callable<Integer> {
     Progress progress = new Progress();
     running.add(IngestService.start(new IngestConfig(settings), common.schemaRegistry()));
 
-    Map<String, Object> sinkSettings = new HashMap<>(settings);
-    sinkSettings.put(SinkConfig.DIR_CONFIG, data.resolve("adapters").toString());
-    AdapterSink sink =
-        new AdapterSink(
-            new SinkConfig(sinkSettings), common.schemaRegistry(), progress::materialized);
+    SinkConfig sinkConfig = new SinkConfig(settings);
+    AdapterSink sink = new AdapterSink(sinkConfig, common.schemaRegistry(), progress::materialized);
     Thread sinkThread = Until.worker("sink", sink);
     running.add(
         () -> {
@@ -153,13 +157,7 @@ final class DemoCommand implements Callable<Integer> {
           sinkThread.join();
         });
 
-    Map<String, Object> trainerSettings = new HashMap<>(settings);
-    trainerSettings.putIfAbsent(TrainerConfig.MODEL_DIR_CONFIG, modelDir.toString());
-    trainerSettings.putIfAbsent(TrainerConfig.MODEL_IDS_CONFIG, modelId);
-    trainerSettings.putIfAbsent(TrainerConfig.BATCH_SIZE_CONFIG, batchSize);
-    trainerSettings.putIfAbsent(TrainerConfig.PUBLISH_EVERY_STEPS_CONFIG, publishEverySteps);
-    trainerSettings.putIfAbsent(TrainerConfig.MAX_LENGTH_CONFIG, 128);
-    TrainerConfig trainerConfig = new TrainerConfig(trainerSettings);
+    TrainerConfig trainerConfig = new TrainerConfig(settings);
     Learner.Factory learners = DpoLearner.factory(trainerConfig);
     running.add(learners);
     StreamingTrainer trainer =
@@ -181,7 +179,7 @@ final class DemoCommand implements Callable<Integer> {
 
     System.out.println(
         "demo running: feedback -> ingest -> trainer -> sink ("
-            + data.resolve("adapters").resolve(modelId)
+            + sinkConfig.dir().resolve(modelId)
             + "); Ctrl-C stops it"
             + (maxVersions > 0 ? ", or " + maxVersions + " new versions" : ""));
     boolean interactive = System.console() != null;

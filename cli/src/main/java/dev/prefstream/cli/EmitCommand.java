@@ -50,7 +50,7 @@ final class EmitCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    CommonConfig config = new CommonConfig(kafka.settings(Map.of()));
+    CommonConfig config = new CommonConfig(kafka.settings());
     Topics topics = config.topics();
     ConfluentAvro<FeedbackEvent> codec =
         new ConfluentAvro<>(FeedbackEvent.class, config.schemaRegistry(), true);

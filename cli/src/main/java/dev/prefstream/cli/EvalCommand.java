@@ -1,9 +1,14 @@
 package dev.prefstream.cli;
 
 import dev.prefstream.trainer.offline.Evaluator;
+import dev.prefstream.trainer.recipe.Recipe;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -16,7 +21,8 @@ import picocli.CommandLine.Spec;
     description =
         "Score a preference file: per pair the scored response token ids, summed log-probs of"
             + " policy (base + adapter) and reference (base), and the loss; then summary metrics.",
-    mixinStandardHelpOptions = true)
+    mixinStandardHelpOptions = true,
+    modelTransformer = EvalCommand.Flags.class)
 public final class EvalCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
@@ -32,14 +38,27 @@ public final class EvalCommand implements Callable<Integer> {
       description = "json or table (default: ${DEFAULT-VALUE}).")
   String output;
 
-  @Option(names = "--batch-size", defaultValue = "8", description = "Pairs per forward pass.")
-  int batchSize;
-
   @Mixin DataOptions data;
 
-  @Mixin LossOptions loss;
+  @Mixin ConfigOptions config;
 
-  @Mixin DeviceOption device;
+  /** Flags that are aliases of recipe keys: the loss's, the data's and the device. */
+  static final class Flags implements CommandLine.IModelTransformer {
+    @Override
+    public CommandSpec transform(CommandSpec spec) {
+      List<KeyFlags.Alias> aliases =
+          new ArrayList<>(
+              KeyFlags.TRAINING.stream()
+                  .filter(
+                      a ->
+                          Recipe.LOSS_KEYS.contains(a.key())
+                              || a.key().equals(Recipe.MAX_LENGTH_CONFIG)
+                              || a.key().equals(Recipe.DEVICE_CONFIG))
+                  .toList());
+      aliases.add(KeyFlags.alias("--batch-size", Recipe.EVAL_BATCH_SIZE_CONFIG));
+      return KeyFlags.add(spec, Recipe.CONFIG, aliases);
+    }
+  }
 
   @Override
   public Integer call() {
@@ -49,19 +68,9 @@ public final class EvalCommand implements Callable<Integer> {
           if (!output.equals("json") && !output.equals("table")) {
             throw new IllegalArgumentException("--output must be json or table, got " + output);
           }
-          if (batchSize < 1) {
-            throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
-          }
+          Recipe recipe = new Recipe(config.settings(Map.of()));
           Evaluator.Report r =
-              Evaluator.run(
-                  new Evaluator.Options(
-                      data.model,
-                      adapter,
-                      data.pairs,
-                      loss.toConfig(),
-                      data.maxLength,
-                      batchSize,
-                      device.toDevice()));
+              Evaluator.run(new Evaluator.Options(data.model, adapter, data.pairs, recipe));
           PrintWriter out = spec.commandLine().getOut();
           if (output.equals("json")) {
             Evaluator.writeJson(r, out);

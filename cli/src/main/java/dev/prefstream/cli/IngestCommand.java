@@ -3,29 +3,35 @@ package dev.prefstream.cli;
 import dev.prefstream.ingest.IngestConfig;
 import dev.prefstream.ingest.IngestService;
 import dev.prefstream.schemas.config.CommonConfig;
-import java.nio.file.Path;
-import java.util.HashMap;
-import java.util.Map;
+import java.util.List;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.CommandSpec;
 
 @Command(
     name = "ingest",
     description =
-        "Runs the ingest Kafka Streams job (feedback -> pairs / dead-letters) until stopped.")
+        "Runs the ingest Kafka Streams job (feedback -> pairs / dead-letters) until stopped.",
+    modelTransformer = IngestCommand.Flags.class)
 final class IngestCommand implements Callable<Integer> {
   @Mixin KafkaOptions kafka;
 
-  @Option(names = "--data-dir", description = "Local state (Kafka Streams stores).")
-  Path dataDir;
+  /** --data-dir is an alias of data.dir. */
+  static final class Flags implements CommandLine.IModelTransformer {
+    @Override
+    public CommandSpec transform(CommandSpec spec) {
+      return KeyFlags.add(
+          spec,
+          IngestConfig.CONFIG,
+          List.of(KeyFlags.alias("--data-dir", CommonConfig.DATA_DIR_CONFIG)));
+    }
+  }
 
   @Override
   public Integer call() {
-    Map<String, Object> values = new HashMap<>();
-    values.put(CommonConfig.DATA_DIR_CONFIG, dataDir == null ? null : dataDir.toString());
-    IngestConfig config = new IngestConfig(kafka.settings(values));
+    IngestConfig config = new IngestConfig(kafka.settings());
     IngestService service = IngestService.start(config, config.schemaRegistry());
     System.out.println(
         "ingest running: " + config.topics().feedback() + " -> " + config.topics().pairs());

@@ -1,18 +1,13 @@
 package dev.prefstream.cli;
 
 import dev.prefstream.schemas.config.CommonConfig;
-import dev.prefstream.schemas.config.ConfigFiles;
-import java.nio.file.Path;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import picocli.CommandLine.Option;
 
 /**
- * Options shared by every command that talks to Kafka. Precedence: built-in defaults, then {@code
- * --config FILE}, then {@code -D key=value}, then the dedicated flags.
+ * {@link ConfigOptions} plus where Kafka and the registry are, for every command that uses them.
  */
-final class KafkaOptions {
+final class KafkaOptions extends ConfigOptions {
   @Option(
       names = "--bootstrap-servers",
       paramLabel = "HOST:PORT[,...]",
@@ -25,41 +20,20 @@ final class KafkaOptions {
       description = "Schema registry base URL (schema.registry.url).")
   String registryUrl;
 
-  @Option(
-      names = "--config",
-      paramLabel = "FILE",
-      description =
-          "Properties file: prefstream keys (see README) and any Kafka client setting, e.g."
-              + " security.protocol, sasl.*, ssl.*, passed through unchanged.")
-  Path configFile;
-
-  @Option(
-      names = "-D",
-      paramLabel = "KEY=VALUE",
-      description = "Sets one configuration key; may be repeated.")
-  Map<String, String> properties = new LinkedHashMap<>();
-
-  /** The merged settings, with command-specific values layered last. */
-  Map<String, Object> settings(Map<String, ?> commandValues) {
-    Map<String, Object> top = new HashMap<>(properties);
-    top.putAll(nonNull(commandValues));
-    if (bootstrapServers != null) {
-      top.put(CommonConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-    }
-    if (registryUrl != null) {
-      top.put(CommonConfig.SCHEMA_REGISTRY_URL_CONFIG, registryUrl);
-    }
-    return ConfigFiles.load(configFile, top);
+  /** No command defaults: the declared ones. */
+  Map<String, Object> settings() {
+    return settings(Map.of());
   }
 
-  private static Map<String, Object> nonNull(Map<String, ?> values) {
-    Map<String, Object> out = new HashMap<>();
-    values.forEach(
-        (k, v) -> {
-          if (v != null) {
-            out.put(k, v);
-          }
-        });
-    return out;
+  @Override
+  Map<String, Object> flags() {
+    Map<String, Object> flags = super.flags();
+    if (bootstrapServers != null) {
+      flags.put(CommonConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+    }
+    if (registryUrl != null) {
+      flags.put(CommonConfig.SCHEMA_REGISTRY_URL_CONFIG, registryUrl);
+    }
+    return flags;
   }
 }

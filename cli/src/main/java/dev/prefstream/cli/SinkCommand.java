@@ -2,37 +2,38 @@ package dev.prefstream.cli;
 
 import dev.prefstream.publisher.AdapterSink;
 import dev.prefstream.publisher.SinkConfig;
-import java.nio.file.Path;
-import java.util.HashMap;
-import java.util.Map;
+import java.util.List;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.CommandSpec;
 
 @Command(
     name = "sink",
     description =
         "Materializes every adapter version as a PEFT directory <dir>/<model>/v<version>/ until"
-            + " stopped.")
+            + " stopped.",
+    modelTransformer = SinkCommand.Flags.class)
 final class SinkCommand implements Callable<Integer> {
   @Mixin KafkaOptions kafka;
 
-  @Option(
-      names = "--dir",
-      paramLabel = "DIR",
-      description = "Where versions are written (sink.dir).")
-  Path dir;
-
-  @Option(names = "--keep", paramLabel = "N", description = "Versions kept per model; 0 keeps all.")
-  Integer keep;
+  /** Flags that are aliases of sink keys. */
+  static final class Flags implements CommandLine.IModelTransformer {
+    @Override
+    public CommandSpec transform(CommandSpec spec) {
+      return KeyFlags.add(
+          spec,
+          SinkConfig.CONFIG,
+          List.of(
+              KeyFlags.alias("--dir", SinkConfig.DIR_CONFIG),
+              KeyFlags.alias("--keep", SinkConfig.KEEP_VERSIONS_CONFIG)));
+    }
+  }
 
   @Override
   public Integer call() throws InterruptedException {
-    Map<String, Object> values = new HashMap<>();
-    values.put(SinkConfig.DIR_CONFIG, dir == null ? null : dir.toString());
-    values.put(SinkConfig.KEEP_VERSIONS_CONFIG, keep);
-    SinkConfig config = new SinkConfig(kafka.settings(values));
+    SinkConfig config = new SinkConfig(kafka.settings());
     AdapterSink sink =
         new AdapterSink(
             config,

@@ -1,14 +1,16 @@
 package dev.prefstream.cli;
 
 import dev.prefstream.trainer.StepResult;
-import dev.prefstream.trainer.TrainConfig;
-import dev.prefstream.trainer.lora.LoraConfig;
 import dev.prefstream.trainer.offline.OfflineTrainer;
+import dev.prefstream.trainer.recipe.Recipe;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -23,7 +25,8 @@ import picocli.CommandLine.Spec;
     description =
         "Train a LoRA adapter on a preference file (JSON lines: prompt, chosen, rejected) and write"
             + " it as a PEFT adapter directory.",
-    mixinStandardHelpOptions = true)
+    mixinStandardHelpOptions = true,
+    modelTransformer = TrainCommand.Flags.class)
 public final class TrainCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
@@ -34,108 +37,30 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--adapter", description = "PEFT adapter directory to start from.")
   Path adapter;
 
-  @Option(
-      names = "--steps",
-      defaultValue = "0",
-      description = "Optimizer steps (default: one epoch).")
-  int steps;
-
-  @Option(
-      names = "--batch-size",
-      defaultValue = "4",
-      description = "Pairs per step (default: ${DEFAULT-VALUE}).")
-  int batchSize;
-
-  @Option(
-      names = "--lr",
-      defaultValue = "5e-4",
-      description = "AdamW learning rate (default: ${DEFAULT-VALUE}).")
-  double lr;
-
-  @Option(
-      names = "--weight-decay",
-      defaultValue = "0",
-      description = "AdamW weight decay (default: ${DEFAULT-VALUE}).")
-  double weightDecay;
-
-  @Option(
-      names = "--max-grad-norm",
-      defaultValue = "1.0",
-      description = "Clip gradients to this global norm.")
-  double maxGradNorm;
-
-  @Option(
-      names = "--lora-r",
-      defaultValue = "8",
-      description = "LoRA rank (default: ${DEFAULT-VALUE}).")
-  int loraR;
-
-  @Option(
-      names = "--lora-alpha",
-      defaultValue = "16",
-      description = "LoRA alpha (default: ${DEFAULT-VALUE}).")
-  double loraAlpha;
-
-  @Option(
-      names = "--lora-dropout",
-      defaultValue = "0",
-      description = "LoRA dropout (default: ${DEFAULT-VALUE}).")
-  double loraDropout;
-
-  @Option(names = "--use-rslora", description = "Scale by alpha/sqrt(r) (rsLoRA).")
-  boolean useRslora;
-
-  @Option(
-      names = "--target-modules",
-      split = ",",
-      defaultValue = "q_proj,k_proj,v_proj,o_proj",
-      description = "Comma-separated projections (default: ${DEFAULT-VALUE}).")
-  List<String> targetModules;
-
-  @Option(names = "--seed", defaultValue = "42", description = "Seed for init, shuffling, dropout.")
-  long seed;
-
   @Mixin DataOptions data;
 
-  @Mixin LossOptions loss;
+  @Mixin ConfigOptions config;
 
-  @Mixin DeviceOption device;
+  /** Flags that are aliases of recipe keys. */
+  static final class Flags implements CommandLine.IModelTransformer {
+    @Override
+    public CommandSpec transform(CommandSpec spec) {
+      List<KeyFlags.Alias> aliases = new ArrayList<>(KeyFlags.TRAINING);
+      aliases.add(KeyFlags.alias("--steps", Recipe.STEPS_CONFIG));
+      return KeyFlags.add(spec, Recipe.CONFIG, aliases);
+    }
+  }
 
   @Override
   public Integer call() {
     return Cli.run(
         spec,
         () -> {
-          LoraConfig lora =
-              LoraConfig.builder()
-                  .optR(loraR)
-                  .optAlpha(loraAlpha)
-                  .optDropout(loraDropout)
-                  .optUseRslora(useRslora)
-                  .optTargetModules(targetModules)
-                  .build();
-          TrainConfig train =
-              TrainConfig.builder()
-                  .optLoss(loss.toConfig())
-                  .optLearningRate(lr)
-                  .optWeightDecay(weightDecay)
-                  .optMaxGradNorm(maxGradNorm)
-                  .optSeed(seed)
-                  .build();
+          Recipe recipe = new Recipe(config.settings(Map.of()));
           ProgressBar bar = new ProgressBar(spec.commandLine().getErr());
           OfflineTrainer.Result r =
               OfflineTrainer.run(
-                  new OfflineTrainer.Options(
-                      data.model,
-                      data.pairs,
-                      out,
-                      adapter,
-                      train,
-                      lora,
-                      steps,
-                      batchSize,
-                      data.maxLength,
-                      device.toDevice()),
+                  new OfflineTrainer.Options(data.model, data.pairs, out, adapter, recipe),
                   bar::update);
           bar.finish();
           PrintWriter o = spec.commandLine().getOut();

@@ -7,79 +7,44 @@ import dev.prefstream.trainer.stream.Learner;
 import dev.prefstream.trainer.stream.StreamingTrainer;
 import dev.prefstream.trainer.stream.TrainerConfig;
 import dev.prefstream.trainer.stream.TrainerListener;
-import java.nio.file.Path;
 import java.time.Instant;
-import java.util.HashMap;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.CommandSpec;
 
 @Command(
     name = "trainer",
     description =
         "Runs the streaming trainer until stopped: consumes pairs, takes DPO steps on LoRA"
-            + " adapters, publishes versions transactionally.")
+            + " adapters, publishes versions transactionally.",
+    modelTransformer = TrainerCommand.Flags.class)
 final class TrainerCommand implements Callable<Integer> {
   @Mixin KafkaOptions kafka;
 
-  @Option(
-      names = "--model-dir",
-      paramLabel = "DIR",
-      description = "Base model directory (trainer.model.dir).")
-  Path modelDir;
-
-  @Option(
-      names = "--models",
-      split = ",",
-      paramLabel = "M[,M...]",
-      description = "Model ids to train (trainer.model.ids); default all.")
-  List<String> models;
-
-  @Option(
-      names = "--batch-size",
-      paramLabel = "N",
-      description = "Pairs per step (trainer.batch.size).")
-  Integer batchSize;
-
-  @Option(
-      names = "--publish-every-steps",
-      paramLabel = "K",
-      description = "Batches per version (trainer.publish.every.steps).")
-  Integer publishEverySteps;
-
-  @Option(
-      names = "--publish-every-ms",
-      paramLabel = "MS",
-      description =
-          "Also publish after this long with at least one batch (trainer.publish.every.ms).")
-  Long publishEveryMs;
-
-  @Option(names = "--seed", description = "trainer.seed")
-  Long seed;
-
-  @Option(names = "--device", description = "auto, cpu, gpu or gpu:N (trainer.device).")
-  String device;
-
-  @Option(
-      names = "--trainer-id",
-      description = "trainer.id: consumer group and transactional.id prefix.")
-  String trainerId;
+  /** Flags that are aliases of trainer keys, the recipe's included. */
+  static final class Flags implements CommandLine.IModelTransformer {
+    @Override
+    public CommandSpec transform(CommandSpec spec) {
+      List<KeyFlags.Alias> aliases =
+          new ArrayList<>(
+              List.of(
+                  KeyFlags.alias("--model-dir", TrainerConfig.MODEL_DIR_CONFIG),
+                  KeyFlags.alias("--models", TrainerConfig.MODEL_IDS_CONFIG),
+                  KeyFlags.alias("--publish-every-steps", TrainerConfig.PUBLISH_EVERY_STEPS_CONFIG),
+                  KeyFlags.alias("--publish-every-ms", TrainerConfig.PUBLISH_EVERY_MS_CONFIG),
+                  KeyFlags.alias("--trainer-id", TrainerConfig.ID_CONFIG)));
+      aliases.addAll(KeyFlags.TRAINING);
+      return KeyFlags.add(spec, TrainerConfig.CONFIG, aliases);
+    }
+  }
 
   @Override
   public Integer call() throws InterruptedException {
-    Map<String, Object> values = new HashMap<>();
-    values.put(TrainerConfig.MODEL_DIR_CONFIG, modelDir == null ? null : modelDir.toString());
-    values.put(TrainerConfig.MODEL_IDS_CONFIG, models == null ? null : String.join(",", models));
-    values.put(TrainerConfig.BATCH_SIZE_CONFIG, batchSize);
-    values.put(TrainerConfig.PUBLISH_EVERY_STEPS_CONFIG, publishEverySteps);
-    values.put(TrainerConfig.PUBLISH_EVERY_MS_CONFIG, publishEveryMs);
-    values.put(TrainerConfig.SEED_CONFIG, seed);
-    values.put(TrainerConfig.DEVICE_CONFIG, device);
-    values.put(TrainerConfig.ID_CONFIG, trainerId);
-    TrainerConfig config = new TrainerConfig(kafka.settings(values));
+    TrainerConfig config = new TrainerConfig(kafka.settings());
     Learner.Factory learners = DpoLearner.factory(config);
     StreamingTrainer trainer =
         new StreamingTrainer(

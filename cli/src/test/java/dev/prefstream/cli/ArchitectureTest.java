@@ -1,6 +1,7 @@
 package dev.prefstream.cli;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 
 import ai.djl.ndarray.NDArray;
 import com.tngtech.archunit.core.domain.JavaClasses;
@@ -13,6 +14,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The module layering, enforced: schemas and embedded depend on nothing of ours; ingest and
  * publisher only on schemas; trainer on schemas and publisher; only the CLI wires everything.
+ * Inside the trainer, the math (model, LoRA, losses, optimizer, one step) is a library the
+ * streaming service, the offline commands and the recipe use, never the other way round.
  */
 class ArchitectureTest {
   // Plain JUnit tests calling ArchRule.check: ArchUnit's own engine (@ArchTest fields) was not
@@ -89,8 +92,40 @@ class ArchitectureTest {
         .check(classes);
   }
 
+  /** The math: model, LoRA, losses, optimizer, tokenization and one training step. */
+  private static final String[] MATH = {
+    "dev.prefstream.trainer",
+    "dev.prefstream.trainer.model..",
+    "dev.prefstream.trainer.lora..",
+    "dev.prefstream.trainer.loss..",
+    "dev.prefstream.trainer.optim..",
+    "dev.prefstream.trainer.tokenize.."
+  };
+
   @Test
-  void onlyTheStreamingLoopOfTheTrainerKnowsKafka() {
+  void theMathKnowsNothingOfKafkaTheWireOrTheServiceAroundIt() {
+    noClasses()
+        .that()
+        .resideInAnyPackage(MATH)
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(
+            "org.apache.kafka..",
+            "org.apache.avro..",
+            PUBLISHER,
+            "dev.prefstream.schemas.avro..",
+            "dev.prefstream.schemas.serde..",
+            "dev.prefstream.schemas.registry..",
+            "dev.prefstream.trainer.stream..",
+            "dev.prefstream.trainer.recipe..",
+            "dev.prefstream.trainer.offline..",
+            "dev.prefstream.trainer.bench..")
+        .check(classes);
+  }
+
+  @Test
+  void onlyTheStreamingServiceOfTheTrainerUsesKafkaClients() {
+    // the recipe declares its keys with Kafka's config library (ConfigDef), nothing else of Kafka
     noClasses()
         .that()
         .resideInAPackage(TRAINER)
@@ -98,8 +133,27 @@ class ArchitectureTest {
         .resideOutsideOfPackage("dev.prefstream.trainer.stream..")
         .should()
         .dependOnClassesThat()
-        .resideInAnyPackage("org.apache.kafka..", PUBLISHER)
+        .resideInAnyPackage(
+            "org.apache.kafka.clients..", "org.apache.kafka.common.serialization..", PUBLISHER)
         .check(classes);
+  }
+
+  @Test
+  void trainerStateIsTheTrainersBusiness() {
+    noClasses()
+        .that()
+        .resideInAnyPackage(PUBLISHER, INGEST, "dev.prefstream.schemas.config..")
+        .should()
+        .dependOnClassesThat()
+        .haveSimpleNameStartingWith("TrainerState")
+        .because("the trainer persists and restores its own state (trainer.stream)")
+        .check(classes);
+  }
+
+  @Test
+  void modulesAndTheTrainersPackagesHaveNoCycles() {
+    slices().matching("dev.prefstream.(*)..").should().beFreeOfCycles().check(classes);
+    slices().matching("dev.prefstream.trainer.(*)..").should().beFreeOfCycles().check(classes);
   }
 
   @Test

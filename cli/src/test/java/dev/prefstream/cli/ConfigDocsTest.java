@@ -24,4 +24,29 @@ class ConfigDocsTest {
     assertThat(table.lines().filter(l -> l.startsWith("| `")))
         .allSatisfy(row -> assertThat(row).doesNotEndWith("|  |"));
   }
+
+  @Test
+  void theJsonListsEveryKeyOnceWithTheCommandsThatReadIt() {
+    var keys = ConfigDocs.json();
+    java.util.Set<String> names = new java.util.HashSet<>();
+    for (var key : keys) {
+      assertThat(names.add(key.get("name").asText())).as(key.get("name").asText()).isTrue();
+      for (String field :
+          java.util.List.of("name", "type", "default", "valid", "doc", "commands")) {
+        assertThat(key.has(field)).as(key.get("name") + " has " + field).isTrue();
+      }
+      assertThat(key.get("commands")).as(key.get("name") + " is read somewhere").isNotEmpty();
+    }
+    assertThat(names)
+        .containsAll(dev.prefstream.trainer.stream.TrainerConfig.CONFIG.names())
+        .containsAll(dev.prefstream.ingest.IngestConfig.CONFIG.names())
+        .containsAll(dev.prefstream.publisher.SinkConfig.CONFIG.names());
+    var labelSmoothing =
+        java.util.stream.StreamSupport.stream(keys.spliterator(), false)
+            .filter(k -> k.get("name").asText().equals("train.label.smoothing"))
+            .findFirst()
+            .orElseThrow();
+    assertThat(labelSmoothing.get("commands").toString())
+        .contains("\"train\"", "\"eval\"", "\"trainer\"", "\"demo\"");
+  }
 }

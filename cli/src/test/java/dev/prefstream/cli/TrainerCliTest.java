@@ -4,12 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.prefstream.trainer.recipe.Recipe;
+import dev.prefstream.trainer.stream.TrainerConfig;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -188,7 +192,8 @@ class TrainerCliTest {
             "--loss",
             "dpo");
     assertThat(r.code()).isEqualTo(2);
-    assertThat(r.err()).contains("unknown loss 'dpo'").contains("sigmoid").contains("orpo");
+    assertThat(r.err()).contains("train.loss").contains("dpo").contains("sigmoid").contains("orpo");
+    assertThat(r.err()).as("a setting, not a usage error").doesNotContain("--pairs");
     Run missing =
         run(
             new EvalCommand(),
@@ -198,5 +203,73 @@ class TrainerCliTest {
             dir.resolve("heldout.jsonl").toString());
     assertThat(missing.code()).isEqualTo(1);
     assertThat(missing.err()).contains("config.json");
+  }
+
+  @Test
+  void oneRecipeFileServesTrainAndTrainerWithFlagsOverDOverTheFile() throws Exception {
+    Path recipe = dir.resolve("recipe.properties");
+    Files.writeString(
+        recipe,
+        String.join(
+            "\n",
+            "train.loss=robust",
+            "train.label.smoothing=0.1",
+            "train.max.grad.norm=0",
+            "lora.r=4",
+            "lora.alpha=8",
+            "lora.use.rslora=true",
+            "lora.target.modules=v_proj,up_proj",
+            "train.steps=2",
+            "trainer.batch.size=4",
+            "trainer.id=recipe-test"));
+    Path fromFile = dir.resolve("from-file");
+    Run t = train(fromFile, "--config", recipe.toString());
+    assertThat(t.code()).as(t.err()).isZero();
+    JsonNode peft = JSON.readTree(fromFile.resolve("adapter_config.json").toFile());
+    assertThat(peft.get("r").asInt()).isEqualTo(4);
+    assertThat(peft.get("use_rslora").asBoolean()).isTrue();
+    assertThat(peft.get("target_modules").toString()).contains("v_proj").contains("up_proj");
+
+    Path overridden = dir.resolve("overridden");
+    Run o = train(overridden, "--config", recipe.toString(), "-D", "lora.r=3", "--lora-alpha", "6");
+    assertThat(o.code()).as(o.err()).isZero();
+    JsonNode p = JSON.readTree(overridden.resolve("adapter_config.json").toFile());
+    assertThat(p.get("r").asInt()).as("-D over the file").isEqualTo(3);
+    assertThat(p.get("lora_alpha").asDouble()).as("a flag over the file").isEqualTo(6.0);
+    Run both = train(dir.resolve("both"), "-D", "lora.r=3", "--lora-r", "2");
+    assertThat(both.code()).as(both.err()).isZero();
+    assertThat(JSON.readTree(dir.resolve("both/adapter_config.json").toFile()).get("r").asInt())
+        .as("a flag over -D")
+        .isEqualTo(2);
+
+    // the streaming trainer reads the same file into the same recipe
+    Map<String, Object> settings =
+        new HashMap<>(
+            dev.prefstream.schemas.config.ConfigFiles.load(
+                recipe, Map.of("trainer.model.dir", dir.resolve("model").toString())));
+    TrainerConfig trainer = new TrainerConfig(settings);
+    Recipe offline = new Recipe(dev.prefstream.schemas.config.ConfigFiles.load(recipe, Map.of()));
+    assertThat(trainer.recipe().canonical()).isEqualTo(offline.canonical());
+    assertThat(trainer.recipe().loss().labelSmoothing()).isEqualTo(0.1);
+    assertThat(trainer.recipe().train().clips()).isFalse();
+    assertThat(trainer.trainerId()).isEqualTo("recipe-test");
+  }
+
+  private static Run train(Path out, String... extra) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "--model",
+                dir.resolve("model").toString(),
+                "--pairs",
+                dir.resolve("train.jsonl").toString(),
+                "--out",
+                out.toString(),
+                "--steps",
+                "2",
+                "--batch-size",
+                "4"));
+    args.addAll(List.of(extra));
+    return run(new TrainCommand(), args.toArray(String[]::new));
   }
 }

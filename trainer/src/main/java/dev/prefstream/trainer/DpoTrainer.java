@@ -156,7 +156,7 @@ public final class DpoTrainer implements AutoCloseable {
       if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
         return new StepResult(stepNumber, false, loss, norm, scored.metrics());
       }
-      double clip = cfg.maxGradNorm() / (norm + 1e-6); // torch.nn.utils.clip_grad_norm_
+      double clip = cfg.clips() ? cfg.maxGradNorm() / (norm + 1e-6) : 1; // clip_grad_norm_
       if (clip < 1) {
         grads.forEach(g -> g.muli(clip));
       }

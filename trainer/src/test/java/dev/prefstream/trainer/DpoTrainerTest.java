@@ -7,10 +7,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.prefstream.trainer.lora.LoraAdapter;
 import dev.prefstream.trainer.lora.LoraConfig;
-import dev.prefstream.trainer.loss.LossConfig;
 import dev.prefstream.trainer.model.CausalLm;
 import dev.prefstream.trainer.model.ModelInit;
 import dev.prefstream.trainer.model.Safetensors;
+import dev.prefstream.trainer.recipe.Recipe;
 import dev.prefstream.trainer.tokenize.EncodedPair;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -42,13 +42,16 @@ class DpoTrainerTest {
   }
 
   static LoraConfig allTargets(double dropout) {
-    return LoraConfig.builder()
-        .optR(4)
-        .optAlpha(8)
-        .optDropout(dropout)
-        .optTargetModules(
-            List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"))
-        .build();
+    return Recipe.of(
+            Recipe.LORA_R_CONFIG,
+            4,
+            Recipe.LORA_ALPHA_CONFIG,
+            8,
+            Recipe.LORA_DROPOUT_CONFIG,
+            dropout,
+            Recipe.LORA_TARGET_MODULES_CONFIG,
+            "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj")
+        .lora();
   }
 
   static List<float[]> values(List<NDArray> arrays) {
@@ -59,7 +62,7 @@ class DpoTrainerTest {
   void stepOneMovesEveryLoraBAndNoBaseWeightStepTwoMovesEveryA() {
     List<float[]> base = values(lm.baseWeights());
     try (LoraAdapter a = LoraAdapter.init(lm, allTargets(0), 11);
-        DpoTrainer t = new DpoTrainer(lm, a, TrainConfig.builder().optLearningRate(1e-3).build())) {
+        DpoTrainer t = new DpoTrainer(lm, a, Recipe.of(Recipe.LR_CONFIG, 1e-3).train())) {
       List<float[]> before = values(a.parameters());
       assertThat(t.step(TRAIN.subList(0, 4)).applied()).isTrue();
       List<float[]> afterOne = values(a.parameters());
@@ -102,7 +105,7 @@ class DpoTrainerTest {
   @Test
   void aNanWeightSkipsTheStepAndChangesNothing() throws Exception {
     try (LoraAdapter a = LoraAdapter.init(lm, allTargets(0), 3);
-        DpoTrainer t = new DpoTrainer(lm, a, TrainConfig.builder().build())) {
+        DpoTrainer t = new DpoTrainer(lm, a, Recipe.defaults().train())) {
       t.step(TRAIN.subList(0, 4));
       SortedMap<String, Safetensors.Tensor> poisoned = new TreeMap<>();
       Safetensors st = Safetensors.of(a.safetensors(), "adapter");
@@ -131,12 +134,7 @@ class DpoTrainerTest {
     try (LoraAdapter a = LoraAdapter.init(lm, allTargets(0), 3);
         DpoTrainer t =
             new DpoTrainer(
-                lm,
-                a,
-                TrainConfig.builder()
-                    .optLearningRate(1e30)
-                    .optMaxGradNorm(Double.POSITIVE_INFINITY)
-                    .build())) {
+                lm, a, Recipe.of(Recipe.LR_CONFIG, 1e30, Recipe.MAX_GRAD_NORM_CONFIG, 0).train())) {
       // step 1 is finite and applied (lr 1e30 then blows the weights up); a later loss or
       // gradient is not finite, and that step must leave the adapter exactly as it was
       List<StepResult> results = new ArrayList<>();
@@ -156,7 +154,7 @@ class DpoTrainerTest {
   @Test
   void sameStartSameBatchesGiveBitIdenticalAdaptersAndResumeIsExact() throws Exception {
     LoraConfig withDropout = allTargets(0.1);
-    TrainConfig cfg = TrainConfig.builder().optLearningRate(5e-3).optSeed(5).build();
+    TrainConfig cfg = Recipe.of(Recipe.LR_CONFIG, 5e-3, Recipe.SEED_CONFIG, 5).train();
     String straight;
     byte[] midAdapter;
     byte[] midState;
@@ -196,7 +194,7 @@ class DpoTrainerTest {
   void hundredStepsLeaveNoArraysOrNativeMemoryBehind() throws Exception {
     NDManager system = lm.manager().getParentManager();
     try (LoraAdapter a = LoraAdapter.init(lm, allTargets(0.05), 4);
-        DpoTrainer t = new DpoTrainer(lm, a, TrainConfig.builder().build())) {
+        DpoTrainer t = new DpoTrainer(lm, a, Recipe.defaults().train())) {
       for (int i = 0; i < 50; i++) {
         t.step(TRAIN.subList((8 * i) % 56, (8 * i) % 56 + 8));
       }
@@ -225,8 +223,7 @@ class DpoTrainerTest {
 
   @Test
   void learnsASyntheticPreferenceOnHeldOutPairs() {
-    TrainConfig cfg =
-        TrainConfig.builder().optLoss(LossConfig.sigmoid(0.1)).optLearningRate(2e-3).build();
+    TrainConfig cfg = Recipe.of(Recipe.LR_CONFIG, 2e-3).train();
     try (LoraAdapter a = LoraAdapter.init(lm, allTargets(0), 1);
         DpoTrainer t = new DpoTrainer(lm, a, cfg)) {
       EvalResult before = t.evaluate(HELD_OUT);

@@ -4,10 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.Device;
 import dev.prefstream.trainer.lora.LoraAdapter;
-import dev.prefstream.trainer.loss.LossConfig;
 import dev.prefstream.trainer.loss.LossType;
 import dev.prefstream.trainer.model.CausalLm;
 import dev.prefstream.trainer.model.ModelInit;
+import dev.prefstream.trainer.recipe.Recipe;
 import dev.prefstream.trainer.tokenize.EncodedExample;
 import dev.prefstream.trainer.tokenize.EncodedPair;
 import java.nio.file.Path;
@@ -53,36 +53,40 @@ class GarbageCollectionDuringStepTest {
   static Stream<Arguments> losses() {
     List<Arguments> all = new ArrayList<>();
     for (LossType t : LossType.values()) {
-      all.add(Arguments.of(t.trlName(), LossConfig.builder().optType(t.trlName()).build()));
+      all.add(Arguments.of(t.trlName(), recipe(Recipe.LOSS_CONFIG, t.trlName())));
     }
     all.add(
         Arguments.of(
             "sigmoid + label smoothing, ld_alpha, pref_ftx",
-            LossConfig.builder()
-                .optType("sigmoid")
-                .optLabelSmoothing(0.1)
-                .optLdAlpha(0.5)
-                .optPrefFtx(0.2)
-                .build()));
+            recipe(
+                Recipe.LABEL_SMOOTHING_CONFIG, 0.1,
+                Recipe.LD_ALPHA_CONFIG, 0.5,
+                Recipe.PREF_FTX_CONFIG, 0.2)));
     all.add(
         Arguments.of(
             "robust + label smoothing",
-            LossConfig.builder().optType("robust").optLabelSmoothing(0.1).build()));
+            recipe(Recipe.LOSS_CONFIG, "robust", Recipe.LABEL_SMOOTHING_CONFIG, 0.1)));
     return all.stream();
+  }
+
+  /** lr 5e-3 and seed 5 with {@code keyValues} on top. */
+  private static TrainConfig recipe(Object... keyValues) {
+    List<Object> all = new ArrayList<>(List.of(Recipe.LR_CONFIG, 5e-3, Recipe.SEED_CONFIG, 5));
+    all.addAll(List.of(keyValues));
+    return Recipe.of(all.toArray()).train();
   }
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("losses")
-  void aCollectionBetweenForwardAndBackwardChangesNothing(String name, LossConfig loss)
+  void aCollectionBetweenForwardAndBackwardChangesNothing(String name, TrainConfig cfg)
       throws Exception {
-    List<String> undisturbed = train(loss, false);
-    List<String> collected = train(loss, true);
+    List<String> undisturbed = train(cfg, false);
+    List<String> collected = train(cfg, true);
     assertThat(collected).as(name).isEqualTo(undisturbed);
   }
 
   /** Per step "applied loss gradNorm" (exact bits), then the adapter's and optimizer's sha-256. */
-  private static List<String> train(LossConfig loss, boolean collect) throws Exception {
-    TrainConfig cfg = TrainConfig.builder().optLoss(loss).optLearningRate(5e-3).optSeed(5).build();
+  private static List<String> train(TrainConfig cfg, boolean collect) throws Exception {
     List<String> trace = new ArrayList<>();
     try (LoraAdapter a = LoraAdapter.init(lm, DpoTrainerTest.allTargets(0.1), 3);
         DpoTrainer t = new DpoTrainer(lm, a, cfg)) {
@@ -91,7 +95,8 @@ class GarbageCollectionDuringStepTest {
       }
       for (int s = 0; s < STEPS; s++) {
         List<EncodedPair> batch = PAIRS.subList(4 * s, 4 * s + 4);
-        StepResult r = loss.type().unpaired() ? t.stepUnpaired(unpaired(batch)) : t.step(batch);
+        StepResult r =
+            cfg.loss().type().unpaired() ? t.stepUnpaired(unpaired(batch)) : t.step(batch);
         assertThat(r.applied()).as("step %d applied (gradNorm %s)", s, r.gradNorm()).isTrue();
         trace.add(
             r.applied()

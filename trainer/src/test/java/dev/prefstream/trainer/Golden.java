@@ -3,6 +3,7 @@ package dev.prefstream.trainer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.prefstream.trainer.loss.LossConfig;
+import dev.prefstream.trainer.recipe.Recipe;
 import dev.prefstream.trainer.tokenize.EncodedPair;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -65,28 +66,26 @@ public final class Golden {
     return out;
   }
 
-  /** A LossConfig from a case object such as {"type": "sigmoid", "beta": 0.1}. */
+  /**
+   * The recipe of a case object such as {"type": "sigmoid", "beta": 0.1, "label_smoothing": 0.1}:
+   * type is train.loss, every other field is the recipe key train.&lt;field with dots&gt;.
+   */
+  public static Recipe recipe(JsonNode c, Object... more) {
+    List<Object> keyValues = new ArrayList<>(List.of(more));
+    c.properties()
+        .forEach(
+            f -> {
+              keyValues.add(
+                  f.getKey().equals("type")
+                      ? Recipe.LOSS_CONFIG
+                      : "train." + f.getKey().replace('_', '.'));
+              keyValues.add(f.getValue().asText());
+            });
+    return Recipe.of(keyValues.toArray());
+  }
+
+  /** The LossConfig of a case object (see {@link #recipe}). */
   public static LossConfig loss(JsonNode c) {
-    LossConfig.Builder b =
-        LossConfig.builder().optType(c.get("type").asText()).optBeta(c.path("beta").asDouble(0.1));
-    if (c.has("label_smoothing")) {
-      b.optLabelSmoothing(c.get("label_smoothing").asDouble());
-    }
-    if (c.has("simpo_gamma")) {
-      b.optSimpoGamma(c.get("simpo_gamma").asDouble());
-    }
-    if (c.has("ld_alpha")) {
-      b.optLdAlpha(c.get("ld_alpha").asDouble());
-    }
-    if (c.has("pref_ftx")) {
-      b.optPrefFtx(c.get("pref_ftx").asDouble());
-    }
-    if (c.has("desirable_weight")) {
-      b.optDesirableWeight(c.get("desirable_weight").asDouble());
-    }
-    if (c.has("undesirable_weight")) {
-      b.optUndesirableWeight(c.get("undesirable_weight").asDouble());
-    }
-    return b.build();
+    return recipe(c).loss();
   }
 }

@@ -7,6 +7,7 @@ import ai.djl.Device;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.prefstream.trainer.lora.LoraAdapter;
 import dev.prefstream.trainer.model.CausalLm;
+import dev.prefstream.trainer.recipe.Recipe;
 import dev.prefstream.trainer.tokenize.EncodedPair;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -33,8 +34,7 @@ class GoldenLossTest {
     try (CausalLm lm = CausalLm.load(Golden.dir(name), Device.cpu());
         LoraAdapter adapter = LoraAdapter.load(lm, Golden.dir(name + "-lora"))) {
       for (JsonNode c : m.get("losses")) {
-        TrainConfig cfg =
-            TrainConfig.builder().optLoss(Golden.loss(c.get("case"))).optEvalBatchSize(2).build();
+        TrainConfig cfg = Golden.recipe(c.get("case"), Recipe.EVAL_BATCH_SIZE_CONFIG, 2).train();
         try (DpoTrainer t = new DpoTrainer(lm, adapter, cfg)) {
           EvalResult r = t.evaluate(pairs);
           for (int i = 0; i < pairs.size(); i++) {

@@ -6,9 +6,9 @@ import static org.assertj.core.api.Assertions.within;
 import ai.djl.Device;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.prefstream.trainer.lora.LoraAdapter;
-import dev.prefstream.trainer.loss.LossConfig;
 import dev.prefstream.trainer.model.CausalLm;
 import dev.prefstream.trainer.model.Safetensors;
+import dev.prefstream.trainer.recipe.Recipe;
 import dev.prefstream.trainer.tokenize.EncodedPair;
 import java.util.ArrayList;
 import java.util.List;
@@ -41,11 +41,9 @@ class GoldenTrainTest {
   @Test
   void lossAndGradientNormOfEveryLossMatchAutograd() throws Exception {
     for (JsonNode g : m.get("grads")) {
-      LossConfig loss = Golden.loss(g.get("case"));
       try (LoraAdapter a = LoraAdapter.load(lm, Golden.dir("llama-lora"));
           DpoTrainer t =
-              new DpoTrainer(
-                  lm, a, TrainConfig.builder().optLoss(loss).optLearningRate(0).build())) {
+              new DpoTrainer(lm, a, Golden.recipe(g.get("case"), Recipe.LR_CONFIG, 0).train())) {
         StepResult r = t.step(pairs.subList(0, 3));
         double loss0 = g.get("loss").asDouble();
         double norm = g.get("grad_norm").asDouble();
@@ -64,12 +62,12 @@ class GoldenTrainTest {
   void twoClippedAdamWStepsMatchTorch() throws Exception {
     JsonNode train = m.get("train");
     TrainConfig cfg =
-        TrainConfig.builder()
-            .optLoss(LossConfig.sigmoid(train.get("beta").asDouble()))
-            .optLearningRate(train.get("lr").asDouble())
-            .optWeightDecay(train.get("weight_decay").asDouble())
-            .optMaxGradNorm(train.get("max_grad_norm").asDouble())
-            .build();
+        Recipe.of(
+                Recipe.BETA_CONFIG, train.get("beta").asDouble(),
+                Recipe.LR_CONFIG, train.get("lr").asDouble(),
+                Recipe.WEIGHT_DECAY_CONFIG, train.get("weight_decay").asDouble(),
+                Recipe.MAX_GRAD_NORM_CONFIG, train.get("max_grad_norm").asDouble())
+            .train();
     try (LoraAdapter a = LoraAdapter.load(lm, Golden.dir("llama-lora"));
         DpoTrainer t = new DpoTrainer(lm, a, cfg)) {
       for (int s = 0; s < 2; s++) {

@@ -8,6 +8,7 @@ import ai.djl.Device;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.prefstream.trainer.lora.LoraAdapter;
 import dev.prefstream.trainer.model.CausalLm;
+import dev.prefstream.trainer.recipe.Recipe;
 import dev.prefstream.trainer.tokenize.EncodedExample;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,8 +30,7 @@ class GoldenUnpairedTest {
     }
     try (CausalLm lm = CausalLm.load(Golden.dir("llama"), Device.cpu())) {
       for (JsonNode c : u.get("cases")) {
-        TrainConfig cfg =
-            TrainConfig.builder().optLoss(Golden.loss(c.get("case"))).optEvalBatchSize(64).build();
+        TrainConfig cfg = Golden.recipe(c.get("case"), Recipe.EVAL_BATCH_SIZE_CONFIG, 64).train();
         try (LoraAdapter a = LoraAdapter.load(lm, Golden.dir("llama-lora"));
             DpoTrainer t = new DpoTrainer(lm, a, cfg)) {
           UnpairedEvalResult r = t.evaluateUnpaired(examples);

@@ -6,13 +6,13 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.prefstream.trainer.DpoTrainer;
-import dev.prefstream.trainer.TrainConfig;
 import dev.prefstream.trainer.lora.LoraAdapter;
 import dev.prefstream.trainer.lora.LoraConfig;
 import dev.prefstream.trainer.model.CausalLm;
 import dev.prefstream.trainer.model.ModelConfig;
 import dev.prefstream.trainer.model.ModelInit;
 import dev.prefstream.trainer.model.Projection;
+import dev.prefstream.trainer.recipe.Recipe;
 import dev.prefstream.trainer.tokenize.EncodedPair;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -99,11 +99,13 @@ public final class TrainBenchmark {
               .optIntermediateSize(o.intermediateSize())
               .build());
       try (CausalLm lm = CausalLm.load(dir, o.device())) {
-        LoraConfig lora = LoraConfig.builder().optR(o.loraR()).optAlpha(2.0 * o.loraR()).build();
+        LoraConfig lora =
+            Recipe.of(Recipe.LORA_R_CONFIG, o.loraR(), Recipe.LORA_ALPHA_CONFIG, 2.0 * o.loraR())
+                .lora();
         List<EncodedPair> batch = batch(o);
         double peak = sgemmPeak(lm.manager(), log);
         try (LoraAdapter adapter = LoraAdapter.init(lm, lora, 1);
-            DpoTrainer trainer = new DpoTrainer(lm, adapter, TrainConfig.builder().build())) {
+            DpoTrainer trainer = new DpoTrainer(lm, adapter, Recipe.defaults().train())) {
           for (int i = 0; i < o.warmupSteps(); i++) {
             trainer.step(batch);
           }

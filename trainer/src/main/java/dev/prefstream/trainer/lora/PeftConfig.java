@@ -83,14 +83,19 @@ final class PeftConfig {
     if (!c.hasNonNull("r")) {
       throw new IOException(source + ": missing r");
     }
+    // the file's own rules, in PEFT's names (PEFT's defaults: lora_alpha 8, lora_dropout 0)
+    int r = c.get("r").asInt();
+    double alpha = c.path("lora_alpha").asDouble(8);
+    double dropout = c.path("lora_dropout").asDouble(0);
+    reject(c, "r", r < 1, source);
+    reject(c, "lora_alpha", !(alpha > 0) || Double.isInfinite(alpha), source);
+    reject(c, "lora_dropout", !(dropout >= 0 && dropout < 1), source);
+    List<String> targets = targets(c.get("target_modules"), source);
+    if (targets.isEmpty()) {
+      throw new IOException(source + ": target_modules is empty");
+    }
     try {
-      return LoraConfig.builder()
-          .optR(c.get("r").asInt())
-          .optAlpha(c.path("lora_alpha").asDouble(8))
-          .optDropout(c.path("lora_dropout").asDouble(0))
-          .optUseRslora(c.path("use_rslora").asBoolean(false))
-          .optTargetModules(targets(c.get("target_modules"), source))
-          .build();
+      return new LoraConfig(r, alpha, dropout, c.path("use_rslora").asBoolean(false), targets);
     } catch (IllegalArgumentException e) {
       throw new IOException(source + ": " + e.getMessage(), e);
     }

@@ -1,6 +1,5 @@
 package dev.prefstream.trainer.offline;
 
-import ai.djl.Device;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.prefstream.trainer.EvalResult;
 import dev.prefstream.trainer.Scorer;
@@ -8,6 +7,7 @@ import dev.prefstream.trainer.UnpairedEvalResult;
 import dev.prefstream.trainer.lora.LoraAdapter;
 import dev.prefstream.trainer.loss.LossConfig;
 import dev.prefstream.trainer.model.CausalLm;
+import dev.prefstream.trainer.recipe.Recipe;
 import dev.prefstream.trainer.tokenize.EncodedExample;
 import dev.prefstream.trainer.tokenize.EncodedPair;
 import dev.prefstream.trainer.tokenize.PairEncoder;
@@ -28,15 +28,9 @@ public final class Evaluator {
 
   /**
    * @param adapterDir a PEFT adapter directory, or null to score the base model as policy
+   * @param recipe the loss, max length, pairs per forward pass (train.eval.batch.size), device
    */
-  public record Options(
-      Path modelDir,
-      Path adapterDir,
-      Path dataFile,
-      LossConfig loss,
-      int maxLength,
-      int batchSize,
-      Device device) {}
+  public record Options(Path modelDir, Path adapterDir, Path dataFile, Recipe recipe) {}
 
   /** The encoded inputs and their scores; exactly one of the two result kinds is set. */
   public record Report(
@@ -54,25 +48,31 @@ public final class Evaluator {
   private Evaluator() {}
 
   public static Report run(Options o) throws IOException {
-    boolean unpaired = o.loss().type().unpaired();
-    try (CausalLm lm = CausalLm.load(o.modelDir(), o.device());
-        PairEncoder enc = PairEncoder.load(o.modelDir(), o.maxLength());
+    boolean unpaired = o.recipe().loss().type().unpaired();
+    try (CausalLm lm = CausalLm.load(o.modelDir(), o.recipe().device());
+        PairEncoder enc = PairEncoder.load(o.modelDir(), o.recipe().maxLength());
         LoraAdapter adapter =
             o.adapterDir() == null ? null : LoraAdapter.load(lm, o.adapterDir())) {
       Dataset data = Dataset.encode(PreferenceFile.read(o.dataFile()), enc, unpaired);
       var policy = adapter == null ? null : adapter.adapter();
       if (unpaired) {
         return new Report(
-            o.loss(),
+            o.recipe().loss(),
             null,
             null,
             data.examples(),
-            Scorer.evaluateUnpaired(lm, policy, o.loss(), data.examples(), o.batchSize()));
+            Scorer.evaluateUnpaired(
+                lm,
+                policy,
+                o.recipe().loss(),
+                data.examples(),
+                o.recipe().train().evalBatchSize()));
       }
       return new Report(
-          o.loss(),
+          o.recipe().loss(),
           data.pairs(),
-          Scorer.evaluate(lm, policy, o.loss(), data.pairs(), o.batchSize()),
+          Scorer.evaluate(
+              lm, policy, o.recipe().loss(), data.pairs(), o.recipe().train().evalBatchSize()),
           null,
           null);
     }

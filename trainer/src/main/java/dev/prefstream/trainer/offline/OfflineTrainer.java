@@ -1,13 +1,11 @@
 package dev.prefstream.trainer.offline;
 
-import ai.djl.Device;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.prefstream.trainer.DpoTrainer;
 import dev.prefstream.trainer.StepResult;
-import dev.prefstream.trainer.TrainConfig;
 import dev.prefstream.trainer.lora.LoraAdapter;
-import dev.prefstream.trainer.lora.LoraConfig;
 import dev.prefstream.trainer.model.CausalLm;
+import dev.prefstream.trainer.recipe.Recipe;
 import dev.prefstream.trainer.tokenize.PairEncoder;
 import java.io.IOException;
 import java.io.Writer;
@@ -26,30 +24,12 @@ import java.util.Map;
 public final class OfflineTrainer {
 
   /**
-   * @param initAdapter a PEFT adapter to start from, or null for a fresh one from {@code lora}
-   * @param steps optimizer steps; 0 means one epoch
+   * @param initAdapter a PEFT adapter to start from, or null for a fresh one from the recipe's LoRA
+   *     settings
+   * @param recipe loss, optimizer, LoRA, batch size, steps (0: one epoch), max length, device
    */
   public record Options(
-      Path modelDir,
-      Path dataFile,
-      Path outDir,
-      Path initAdapter,
-      TrainConfig train,
-      LoraConfig lora,
-      int steps,
-      int batchSize,
-      int maxLength,
-      Device device) {
-
-    public Options {
-      if (batchSize < 1) {
-        throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
-      }
-      if (steps < 0) {
-        throw new IllegalArgumentException("steps must be >= 0, got " + steps);
-      }
-    }
-  }
+      Path modelDir, Path dataFile, Path outDir, Path initAdapter, Recipe recipe) {}
 
   /** Called after every step. */
   public interface Progress {
@@ -63,17 +43,17 @@ public final class OfflineTrainer {
   private OfflineTrainer() {}
 
   public static Result run(Options o, Progress progress) throws IOException {
-    boolean unpaired = o.train().loss().type().unpaired();
-    try (CausalLm lm = CausalLm.load(o.modelDir(), o.device());
-        PairEncoder enc = PairEncoder.load(o.modelDir(), o.maxLength())) {
+    boolean unpaired = o.recipe().train().loss().type().unpaired();
+    try (CausalLm lm = CausalLm.load(o.modelDir(), o.recipe().device());
+        PairEncoder enc = PairEncoder.load(o.modelDir(), o.recipe().maxLength())) {
       Dataset data = Dataset.encode(PreferenceFile.read(o.dataFile()), enc, unpaired);
-      int perEpoch = (data.size() + o.batchSize() - 1) / o.batchSize();
-      int total = o.steps() == 0 ? perEpoch : o.steps();
+      int perEpoch = (data.size() + o.recipe().batchSize() - 1) / o.recipe().batchSize();
+      int total = o.recipe().steps() == 0 ? perEpoch : o.recipe().steps();
       try (LoraAdapter adapter =
               o.initAdapter() == null
-                  ? LoraAdapter.init(lm, o.lora(), o.train().seed())
+                  ? LoraAdapter.init(lm, o.recipe().lora(), o.recipe().train().seed())
                   : LoraAdapter.load(lm, o.initAdapter());
-          DpoTrainer trainer = new DpoTrainer(lm, adapter, o.train());
+          DpoTrainer trainer = new DpoTrainer(lm, adapter, o.recipe().train());
           Writer log = open(o.outDir())) {
         ObjectMapper json = new ObjectMapper();
         int skipped = 0;
@@ -82,10 +62,10 @@ public final class OfflineTrainer {
         for (int s = 0; s < total; s++) {
           int epoch = s / perEpoch;
           if (s % perEpoch == 0) {
-            order = Dataset.order(data.size(), o.train().seed(), epoch);
+            order = Dataset.order(data.size(), o.recipe().train().seed(), epoch);
           }
-          int from = (s % perEpoch) * o.batchSize();
-          int to = Math.min(data.size(), from + o.batchSize());
+          int from = (s % perEpoch) * o.recipe().batchSize();
+          int to = Math.min(data.size(), from + o.recipe().batchSize());
           StepResult r =
               unpaired
                   ? trainer.stepUnpaired(pick(data.examples(), order, from, to))

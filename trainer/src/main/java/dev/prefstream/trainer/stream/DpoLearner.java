@@ -1,6 +1,5 @@
 package dev.prefstream.trainer.stream;
 
-import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -11,9 +10,8 @@ import dev.prefstream.trainer.DpoTrainer;
 import dev.prefstream.trainer.StepResult;
 import dev.prefstream.trainer.TrainConfig;
 import dev.prefstream.trainer.lora.LoraAdapter;
-import dev.prefstream.trainer.lora.LoraConfig;
-import dev.prefstream.trainer.loss.LossConfig;
 import dev.prefstream.trainer.model.CausalLm;
+import dev.prefstream.trainer.recipe.Recipe;
 import dev.prefstream.trainer.tokenize.ChatTurn;
 import dev.prefstream.trainer.tokenize.EncodedPair;
 import dev.prefstream.trainer.tokenize.PairEncoder;
@@ -190,9 +188,8 @@ public final class DpoLearner implements Learner {
     Factory(TrainerConfig config) {
       this.config = config;
       try {
-        this.model = CausalLm.load(config.modelDir(), device(config));
-        this.encoder =
-            PairEncoder.load(config.modelDir(), config.getInt(TrainerConfig.MAX_LENGTH_CONFIG));
+        this.model = CausalLm.load(config.modelDir(), config.recipe().device());
+        this.encoder = PairEncoder.load(config.modelDir(), config.recipe().maxLength());
       } catch (IOException e) {
         throw new UncheckedIOException(
             "cannot load the base model from "
@@ -207,28 +204,9 @@ public final class DpoLearner implements Learner {
 
     @Override
     public Learner create(String modelId) {
-      LoraConfig lora =
-          LoraConfig.builder()
-              .optR(config.getInt(TrainerConfig.LORA_R_CONFIG))
-              .optAlpha(config.getDouble(TrainerConfig.LORA_ALPHA_CONFIG))
-              .optDropout(config.getDouble(TrainerConfig.LORA_DROPOUT_CONFIG))
-              .optTargetModules(config.getList(TrainerConfig.LORA_TARGET_MODULES_CONFIG))
-              .build();
-      long seed = config.getLong(TrainerConfig.SEED_CONFIG);
-      TrainConfig train =
-          TrainConfig.builder()
-              .optLoss(
-                  LossConfig.builder()
-                      .optType(config.getString(TrainerConfig.LOSS_CONFIG))
-                      .optBeta(config.getDouble(TrainerConfig.BETA_CONFIG))
-                      .build())
-              .optLearningRate(config.getDouble(TrainerConfig.LR_CONFIG))
-              .optWeightDecay(config.getDouble(TrainerConfig.WEIGHT_DECAY_CONFIG))
-              .optMaxGradNorm(config.getDouble(TrainerConfig.MAX_GRAD_NORM_CONFIG))
-              .optSeed(seed)
-              .build();
-      LoraAdapter adapter = LoraAdapter.init(model, lora, seed);
-      return new DpoLearner(model, encoder, adapter, train, model.name());
+      Recipe recipe = config.recipe();
+      LoraAdapter adapter = LoraAdapter.init(model, recipe.lora(), recipe.seed());
+      return new DpoLearner(model, encoder, adapter, recipe.train(), model.name());
     }
 
     @Override
@@ -244,11 +222,6 @@ public final class DpoLearner implements Learner {
     @Override
     public void close() {
       model.close();
-    }
-
-    private static Device device(TrainerConfig config) {
-      String device = config.getString(TrainerConfig.DEVICE_CONFIG);
-      return device.equals("auto") ? CausalLm.defaultDevice() : Device.fromName(device);
     }
   }
 }

@@ -324,7 +324,7 @@ final class ModelSession implements AutoCloseable {
             .setLineage(lineage())
             .setBatches(new ArrayList<>(batches))
             .setPairs(pairsSincePublish)
-            .setSeed(config.getLong(TrainerConfig.SEED_CONFIG))
+            .setSeed(config.recipe().seed())
             .setConfigHash(config.configHash())
             .setTrainerId(config.trainerId())
             .setMetrics(allMetrics);

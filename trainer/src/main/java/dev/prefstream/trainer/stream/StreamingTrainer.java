@@ -79,7 +79,8 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
     props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
     props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
     props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-    props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Math.max(16, 2 * config.batchSize()));
+    props.put(
+        ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Math.max(16, 2 * config.recipe().batchSize()));
     this.consumer =
         new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer());
   }
@@ -158,8 +159,8 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
       return;
     }
     session.add(record, pair, System.nanoTime());
-    if (session.pendingCount() >= config.batchSize()) {
-      session.trainBatch(config.batchSize(), listener);
+    if (session.pendingCount() >= config.recipe().batchSize()) {
+      session.trainBatch(config.recipe().batchSize(), listener);
     }
   }
 

@@ -8,10 +8,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.prefstream.trainer.DpoTrainer;
 import dev.prefstream.trainer.Golden;
-import dev.prefstream.trainer.TrainConfig;
 import dev.prefstream.trainer.model.CausalLm;
 import dev.prefstream.trainer.model.ModelInit;
 import dev.prefstream.trainer.model.Safetensors;
+import dev.prefstream.trainer.recipe.Recipe;
 import dev.prefstream.trainer.tokenize.EncodedPair;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,13 +40,18 @@ class LoraAdapterTest {
   }
 
   static LoraConfig cfg() {
-    return LoraConfig.builder()
-        .optR(4)
-        .optAlpha(16)
-        .optDropout(0.05)
-        .optUseRslora(true)
-        .optTargetModules(List.of("v_proj", "q_proj", "down_proj"))
-        .build();
+    return Recipe.of(
+            Recipe.LORA_R_CONFIG,
+            4,
+            Recipe.LORA_ALPHA_CONFIG,
+            16,
+            Recipe.LORA_DROPOUT_CONFIG,
+            0.05,
+            Recipe.LORA_USE_RSLORA_CONFIG,
+            true,
+            Recipe.LORA_TARGET_MODULES_CONFIG,
+            "v_proj,q_proj,down_proj")
+        .lora();
   }
 
   @Test
@@ -54,7 +59,7 @@ class LoraAdapterTest {
     Path out = tmp.resolve("adapter");
     byte[] trained;
     try (LoraAdapter a = LoraAdapter.init(lm, cfg(), 1);
-        DpoTrainer t = new DpoTrainer(lm, a, TrainConfig.builder().build())) {
+        DpoTrainer t = new DpoTrainer(lm, a, Recipe.defaults().train())) {
       t.step(
           List.of(new EncodedPair(new int[] {256, 65}, new int[] {66, 257}, new int[] {67, 257})));
       t.step(
@@ -175,13 +180,18 @@ class LoraAdapterTest {
   }
 
   @Test
-  void configValidationNamesKeyAndValue() {
-    assertThatThrownBy(() -> LoraConfig.builder().optR(0).build())
-        .hasMessage("lora.r must be >= 1, got 0");
-    assertThatThrownBy(() -> LoraConfig.builder().optTargetModules(List.of("lm_head")).build())
+  void aPeftConfigWithInvalidValuesIsRefusedNamingTheField() throws Exception {
+    Path d = Files.createTempDirectory("peft");
+    try (LoraAdapter a = LoraAdapter.init(lm, cfg(), 1)) {
+      a.writePeftDir(d, lm.name());
+    }
+    Path conf = d.resolve("adapter_config.json");
+    String valid = Files.readString(conf);
+    Files.writeString(conf, valid.replace("\"r\": 4", "\"r\": 0"));
+    assertThatThrownBy(() -> LoraAdapter.load(lm, d)).hasMessageContaining("r = 0");
+    Files.writeString(conf, valid.replace("\"v_proj\"", "\"lm_head\""));
+    assertThatThrownBy(() -> LoraAdapter.load(lm, d))
         .hasMessageContaining("lm_head")
         .hasMessageContaining("q_proj");
-    assertThatThrownBy(() -> LoraConfig.builder().optDropout(1.0).build())
-        .hasMessageContaining("lora.dropout");
   }
 }

@@ -12,6 +12,7 @@ import dev.prefstream.schemas.avro.VersionRefusal;
 import dev.prefstream.schemas.config.CommonConfig;
 import dev.prefstream.schemas.registry.RestSchemaRegistry;
 import dev.prefstream.schemas.serde.ConfluentAvro;
+import dev.prefstream.trainer.recipe.Recipe;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -63,11 +64,11 @@ final class StreamingHarness {
     m.put(CommonConfig.TOPIC_PREFIX_CONFIG, topics.prefix());
     m.put(TrainerConfig.ID_CONFIG, trainerId);
     m.put(TrainerConfig.MODEL_DIR_CONFIG, modelDir.toString());
-    m.put(TrainerConfig.BATCH_SIZE_CONFIG, 4);
+    m.put(Recipe.BATCH_SIZE_CONFIG, 4);
     m.put(TrainerConfig.PUBLISH_EVERY_STEPS_CONFIG, 3);
     m.put(TrainerConfig.BATCH_MAX_WAIT_MS_CONFIG, 1_000);
     m.put(TrainerConfig.PUBLISH_EVERY_MS_CONFIG, 1_000);
-    m.put(TrainerConfig.MAX_LENGTH_CONFIG, 64);
+    m.put(Recipe.MAX_LENGTH_CONFIG, 64);
     return m;
   }
 

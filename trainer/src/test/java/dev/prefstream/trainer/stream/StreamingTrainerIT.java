@@ -16,6 +16,7 @@ import dev.prefstream.schemas.avro.VersionRefusal;
 import dev.prefstream.schemas.serde.ConfluentAvro;
 import dev.prefstream.trainer.model.ModelInit;
 import dev.prefstream.trainer.model.Safetensors;
+import dev.prefstream.trainer.recipe.Recipe;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -198,7 +199,7 @@ class StreamingTrainerIT {
     Map<String, Object> settings = harness.trainerSettings(topics, "t-gate");
     settings.put(TrainerConfig.HOLDOUT_PERCENT_CONFIG, 25.0);
     settings.put(TrainerConfig.GATE_MIN_ACCURACY_CONFIG, 0.9);
-    settings.put(TrainerConfig.LR_CONFIG, 5e-3);
+    settings.put(Recipe.LR_CONFIG, 5e-3);
     HoldoutSplit split = new HoldoutSplit(25.0);
     try (Learner.Factory learners = DpoLearner.factory(new TrainerConfig(settings));
         StreamingHarness.Running trainer = harness.start(settings, learners)) {

@@ -3,6 +3,7 @@ package dev.prefstream.trainer.stream;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.prefstream.trainer.recipe.Recipe;
 import java.util.HashMap;
 import java.util.Map;
 import org.apache.kafka.common.config.ConfigException;
@@ -28,21 +29,43 @@ class TrainerConfigTest {
   @Test
   void badValuesFailAtStartNamingKeyAndValue() {
     Map<String, Object> m = minimal();
-    m.put(TrainerConfig.LOSS_CONFIG, "dpo-ish");
+    m.put(Recipe.LOSS_CONFIG, "dpo-ish");
     assertThatThrownBy(() -> new TrainerConfig(m))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("train.loss")
         .hasMessageContaining("dpo-ish");
     Map<String, Object> modules = minimal();
-    modules.put(TrainerConfig.LORA_TARGET_MODULES_CONFIG, "q_proj,qkv");
+    modules.put(Recipe.LORA_TARGET_MODULES_CONFIG, "q_proj,qkv");
     assertThatThrownBy(() -> new TrainerConfig(modules))
         .hasMessageContaining("lora.target.modules")
         .hasMessageContaining("qkv");
     assertThatThrownBy(() -> new TrainerConfig(Map.of()))
         .hasMessageContaining(TrainerConfig.MODEL_DIR_CONFIG);
     Map<String, Object> batch = minimal();
-    batch.put(TrainerConfig.BATCH_SIZE_CONFIG, "0");
+    batch.put(Recipe.BATCH_SIZE_CONFIG, "0");
     assertThatThrownBy(() -> new TrainerConfig(batch)).hasMessageContaining("trainer.batch.size");
+    Map<String, Object> beta = minimal();
+    beta.put(Recipe.BETA_CONFIG, "-1");
+    assertThatThrownBy(() -> new TrainerConfig(beta))
+        .hasMessageContaining("train.beta")
+        .hasMessageContaining("-1");
+    Map<String, Object> unpaired = minimal();
+    unpaired.put(Recipe.LOSS_CONFIG, "kto");
+    assertThatThrownBy(() -> new TrainerConfig(unpaired))
+        .hasMessageContaining("train.loss")
+        .hasMessageContaining("kto");
+  }
+
+  @Test
+  void everyRecipeKeyIsATrainerKeyAndNoClippingIsAccepted() {
+    assertThat(TrainerConfig.CONFIG.names()).containsAll(Recipe.CONFIG.names());
+    Map<String, Object> m = minimal();
+    m.put(Recipe.MAX_GRAD_NORM_CONFIG, "0");
+    m.put(Recipe.LABEL_SMOOTHING_CONFIG, "0.1");
+    m.put(Recipe.LOSS_CONFIG, "robust");
+    TrainerConfig config = new TrainerConfig(m);
+    assertThat(config.recipe().train().clips()).isFalse();
+    assertThat(config.recipe().loss().labelSmoothing()).isEqualTo(0.1);
   }
 
   @Test
@@ -52,7 +75,7 @@ class TrainerConfigTest {
     otherId.put(TrainerConfig.ID_CONFIG, "another");
     assertThat(new TrainerConfig(otherId).configHash()).isEqualTo(base);
     Map<String, Object> otherBeta = minimal();
-    otherBeta.put(TrainerConfig.BETA_CONFIG, "0.2");
+    otherBeta.put(Recipe.BETA_CONFIG, "0.2");
     assertThat(new TrainerConfig(otherBeta).configHash()).isNotEqualTo(base).hasSize(64);
   }
 

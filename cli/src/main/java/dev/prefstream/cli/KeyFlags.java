@@ -1,0 +1,100 @@
+package dev.prefstream.cli;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.common.config.ConfigDef;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+
+/**
+ * Command-line flags that are aliases of configuration keys. A flag has no default, type or rule of
+ * its own: its help text, default and valid values are the key's declaration, and its value is
+ * validated where every value of that key is, when the command builds its configuration. A command
+ * adds its aliases with a {@link CommandLine.IModelTransformer}.
+ */
+final class KeyFlags {
+  private static final String MARK = "key:";
+
+  private KeyFlags() {}
+
+  /** One flag and the key it sets. */
+  record Alias(String flag, String key) {}
+
+  static Alias alias(String flag, String key) {
+    return new Alias(flag, key);
+  }
+
+  /** The flags of the training recipe, shared by train and trainer. */
+  static final List<Alias> TRAINING =
+      List.of(
+          alias("--loss", "train.loss"),
+          alias("--beta", "train.beta"),
+          alias("--label-smoothing", "train.label.smoothing"),
+          alias("--simpo-gamma", "train.simpo.gamma"),
+          alias("--ld-alpha", "train.ld.alpha"),
+          alias("--pref-ftx", "train.pref.ftx"),
+          alias("--desirable-weight", "train.desirable.weight"),
+          alias("--undesirable-weight", "train.undesirable.weight"),
+          alias("--lr", "train.lr"),
+          alias("--weight-decay", "train.weight.decay"),
+          alias("--max-grad-norm", "train.max.grad.norm"),
+          alias("--lora-r", "lora.r"),
+          alias("--lora-alpha", "lora.alpha"),
+          alias("--lora-dropout", "lora.dropout"),
+          alias("--use-rslora", "lora.use.rslora"),
+          alias("--target-modules", "lora.target.modules"),
+          alias("--seed", "trainer.seed"),
+          alias("--batch-size", "trainer.batch.size"),
+          alias("--max-length", "trainer.max.length"),
+          alias("--device", "trainer.device"));
+
+  /** Adds an option per alias to {@code spec}, documented from {@code def}'s declaration. */
+  static CommandSpec add(CommandSpec spec, ConfigDef def, List<Alias> aliases) {
+    for (Alias a : aliases) {
+      ConfigDef.ConfigKey key = def.configKeys().get(a.key());
+      if (key == null) {
+        throw new IllegalStateException(a.flag() + " names an undeclared key " + a.key());
+      }
+      boolean flag = key.type == ConfigDef.Type.BOOLEAN;
+      spec.addOption(
+          OptionSpec.builder(a.flag())
+              .type(String.class)
+              .arity(flag ? "0..1" : "1")
+              .fallbackValue(flag ? "true" : null)
+              .paramLabel(flag ? "true|false" : label(key))
+              .descriptionKey(MARK + key.name)
+              .description(
+                  key.documentation
+                      + " ("
+                      + key.name
+                      + (key.hasDefault() ? ", default: " + ConfigDocs.defaultText(key) : "")
+                      + ")")
+              .build());
+    }
+    return spec;
+  }
+
+  /** The keys set by alias flags on this command line, with their values as typed. */
+  static Map<String, Object> values(CommandSpec spec) {
+    Map<String, Object> values = new LinkedHashMap<>();
+    CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
+    for (OptionSpec option : spec.options()) {
+      String mark = option.descriptionKey();
+      if (mark != null && mark.startsWith(MARK) && parsed.hasMatchedOption(option)) {
+        values.put(mark.substring(MARK.length()), option.getValue());
+      }
+    }
+    return values;
+  }
+
+  private static String label(ConfigDef.ConfigKey key) {
+    return switch (key.type) {
+      case INT, LONG, SHORT -> "N";
+      case DOUBLE -> "X";
+      case LIST -> "A[,B...]";
+      default -> "VALUE";
+    };
+  }
+}
