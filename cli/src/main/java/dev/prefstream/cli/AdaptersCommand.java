@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.prefstream.publisher.AdapterLog;
+import dev.prefstream.schemas.MetricNames;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.OffsetRange;
 import dev.prefstream.schemas.avro.VersionRefusal;
@@ -60,7 +61,7 @@ final class AdaptersCommand {
       if (!json) {
         System.out.printf(
             "%-8s %-7s %-9s %7s %9s %7s  %-12s  %s%n",
-            "version", "parent", "origin", "pairs", "loss", "acc", "sha256", "lineage");
+            "version", "parent", "origin", "pairs", MetricNames.LOSS, "acc", "sha256", "lineage");
       }
       for (AdapterManifest m : log.versions()) {
         System.out.println(json ? toJson(m) : toRow(m));
@@ -208,8 +209,8 @@ final class AdaptersCommand {
         m.getParentVersion() == null ? "-" : "v" + m.getParentVersion(),
         m.getOrigin() + (m.getRollbackOf() == null ? "" : "<-v" + m.getRollbackOf()),
         m.getPairs(),
-        m.getMetrics().getOrDefault("loss", Double.NaN),
-        m.getMetrics().getOrDefault("rewards/accuracies", Double.NaN),
+        m.getMetrics().getOrDefault(MetricNames.LOSS, Double.NaN),
+        m.getMetrics().getOrDefault(MetricNames.REWARD_ACCURACY, Double.NaN),
         m.getSha256().substring(0, 12),
         lineage(m.getLineage()));
   }

@@ -6,6 +6,7 @@ import dev.prefstream.ingest.IngestService;
 import dev.prefstream.publisher.AdapterSink;
 import dev.prefstream.publisher.SinkConfig;
 import dev.prefstream.schemas.FileNames;
+import dev.prefstream.schemas.MetricNames;
 import dev.prefstream.schemas.TopicAdmin;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.FeedbackEvent;
@@ -227,9 +228,9 @@ final class DemoCommand implements Callable<Integer> {
         String model, long step, boolean applied, int pairs, Map<String, Double> metrics) {
       steps.incrementAndGet();
       pairsTrained.addAndGet(pairs);
-      loss = metrics.getOrDefault("loss", Double.NaN);
-      stepMillis = metrics.getOrDefault("perf/step_ms", Double.NaN);
-      accuracy = metrics.getOrDefault("rewards/accuracies", Double.NaN);
+      loss = metrics.getOrDefault(MetricNames.LOSS, Double.NaN);
+      stepMillis = metrics.getOrDefault(MetricNames.STEP_MS, Double.NaN);
+      accuracy = metrics.getOrDefault(MetricNames.REWARD_ACCURACY, Double.NaN);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.prefstream.cli;
 
+import dev.prefstream.schemas.MetricNames;
 import dev.prefstream.trainer.StepResult;
 import dev.prefstream.trainer.offline.OfflineTrainer;
 import dev.prefstream.trainer.recipe.Recipe;
@@ -101,7 +102,7 @@ public final class TrainCommand implements Callable<Integer> {
               step,
               total,
               r.loss(),
-              r.metrics().getOrDefault("rewards/accuracies", Double.NaN),
+              r.metrics().getOrDefault(MetricNames.REWARD_ACCURACY, Double.NaN),
               seconds / step);
       int decile = 10 * step / total;
       if (terminal) {

@@ -1,5 +1,6 @@
 package dev.prefstream.cli;
 
+import dev.prefstream.schemas.MetricNames;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.VersionRefusal;
 import dev.prefstream.trainer.stream.DpoLearner;
@@ -59,8 +60,8 @@ final class TrainerCommand implements Callable<Integer> {
                     m.getModelId(),
                     m.getVersion(),
                     m.getPairs(),
-                    m.getMetrics().getOrDefault("loss", Double.NaN),
-                    m.getMetrics().getOrDefault("rewards/accuracies", Double.NaN),
+                    m.getMetrics().getOrDefault(MetricNames.LOSS, Double.NaN),
+                    m.getMetrics().getOrDefault(MetricNames.REWARD_ACCURACY, Double.NaN),
                     m.getSha256());
               }
 

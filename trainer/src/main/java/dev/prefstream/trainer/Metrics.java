@@ -1,5 +1,6 @@
 package dev.prefstream.trainer;
 
+import dev.prefstream.schemas.MetricNames;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -21,13 +22,13 @@ final class Metrics {
       acc += chosenRewards[i] > rejectedRewards[i] ? 1 : 0;
     }
     Map<String, Double> m = new TreeMap<>();
-    m.put("loss", mean(losses));
-    m.put("rewards/chosen", mean(chosenRewards));
-    m.put("rewards/rejected", mean(rejectedRewards));
-    m.put("rewards/accuracies", acc / n);
-    m.put("rewards/margins", mean(chosenRewards) - mean(rejectedRewards));
-    m.put("logps/chosen", mean(chosen));
-    m.put("logps/rejected", mean(rejected));
+    m.put(MetricNames.LOSS, mean(losses));
+    m.put(MetricNames.REWARDS_CHOSEN, mean(chosenRewards));
+    m.put(MetricNames.REWARDS_REJECTED, mean(rejectedRewards));
+    m.put(MetricNames.REWARD_ACCURACY, acc / n);
+    m.put(MetricNames.REWARD_MARGINS, mean(chosenRewards) - mean(rejectedRewards));
+    m.put(MetricNames.LOGPS_CHOSEN, mean(chosen));
+    m.put(MetricNames.LOGPS_REJECTED, mean(rejected));
     return m;
   }
 
@@ -44,17 +45,17 @@ final class Metrics {
     }
     int bad = losses.length - good;
     Map<String, Double> m = new TreeMap<>();
-    m.put("loss", mean(losses));
-    m.put("kl", kl);
+    m.put(MetricNames.LOSS, mean(losses));
+    m.put(MetricNames.KL, kl);
     m.put("count/chosen", (double) good);
     m.put("count/rejected", (double) bad);
     if (good > 0) {
-      m.put("rewards/chosen", sum[0] / good);
-      m.put("logps/chosen", sum[2] / good);
+      m.put(MetricNames.REWARDS_CHOSEN, sum[0] / good);
+      m.put(MetricNames.LOGPS_CHOSEN, sum[2] / good);
     }
     if (bad > 0) {
-      m.put("rewards/rejected", sum[1] / bad);
-      m.put("logps/rejected", sum[3] / bad);
+      m.put(MetricNames.REWARDS_REJECTED, sum[1] / bad);
+      m.put(MetricNames.LOGPS_REJECTED, sum[3] / bad);
     }
     return m;
   }

@@ -1,6 +1,7 @@
 package dev.prefstream.trainer.offline;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.prefstream.schemas.MetricNames;
 import dev.prefstream.trainer.EvalResult;
 import dev.prefstream.trainer.Scorer;
 import dev.prefstream.trainer.UnpairedEvalResult;
@@ -94,7 +95,7 @@ public final class Evaluator {
         o.put("policy_rejected_logps", s.policyRejectedLogps());
         o.put("reference_chosen_logps", s.referenceChosenLogps());
         o.put("reference_rejected_logps", s.referenceRejectedLogps());
-        o.put("loss", s.loss());
+        o.put(MetricNames.LOSS, s.loss());
         o.put("chosen_reward", s.chosenReward());
         o.put("rejected_reward", s.rejectedReward());
         out.println(json.writeValueAsString(o));
@@ -110,7 +111,7 @@ public final class Evaluator {
         o.put("label", e.desirable());
         o.put("policy_logps", s.policyLogps());
         o.put("reference_logps", s.referenceLogps());
-        o.put("loss", s.loss());
+        o.put(MetricNames.LOSS, s.loss());
         o.put("reward", s.reward());
         out.println(json.writeValueAsString(o));
       }
@@ -138,7 +139,7 @@ public final class Evaluator {
           "pol.reject",
           "ref.chosen",
           "ref.reject",
-          "loss");
+          MetricNames.LOSS);
       for (int i = 0; i < r.pairs().size(); i++) {
         EncodedPair p = r.pairs().get(i);
         EvalResult.PairScore s = r.pairScores().pairs().get(i);
@@ -165,7 +166,7 @@ public final class Evaluator {
           "label",
           "policy",
           "reference",
-          "loss");
+          MetricNames.LOSS);
       for (int i = 0; i < r.examples().size(); i++) {
         EncodedExample e = r.examples().get(i);
         UnpairedEvalResult.ExampleScore s = r.exampleScores().examples().get(i);

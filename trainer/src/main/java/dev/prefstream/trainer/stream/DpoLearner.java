@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.prefstream.publisher.AdapterFiles;
+import dev.prefstream.schemas.MetricNames;
 import dev.prefstream.schemas.avro.ChatMessage;
 import dev.prefstream.schemas.avro.PreferencePair;
 import dev.prefstream.trainer.DpoTrainer;
@@ -70,8 +71,8 @@ public final class DpoLearner implements Learner {
   public Map<String, Double> evaluate(List<PreferencePair> pairs) {
     List<EncodedPair> encoded = encode(pairs);
     Map<String, Double> metrics = new TreeMap<>();
-    trainer.evaluate(encoded).metrics().forEach((k, v) -> metrics.put("eval/" + k, v));
-    metrics.put("eval/kl", klFromReference(encoded));
+    trainer.evaluate(encoded).metrics().forEach((k, v) -> metrics.put(MetricNames.eval(k), v));
+    metrics.put(MetricNames.eval(MetricNames.KL), klFromReference(encoded));
     return metrics;
   }
 

@@ -1,5 +1,6 @@
 package dev.prefstream.trainer.stream;
 
+import dev.prefstream.schemas.MetricNames;
 import java.lang.management.ManagementFactory;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
@@ -45,8 +46,8 @@ final class ModelMetrics implements ModelMetricsMBean, AutoCloseable {
     if (applied) {
       steps.incrementAndGet();
       pairsTrained.addAndGet(pairs);
-      lastLoss = metrics.getOrDefault("loss", Double.NaN);
-      lastRewardAccuracy = metrics.getOrDefault("rewards/accuracies", Double.NaN);
+      lastLoss = metrics.getOrDefault(MetricNames.LOSS, Double.NaN);
+      lastRewardAccuracy = metrics.getOrDefault(MetricNames.REWARD_ACCURACY, Double.NaN);
     } else {
       skippedBatches.incrementAndGet();
     }

@@ -1,25 +1,19 @@
 package dev.prefstream.trainer.stream;
 
-import dev.prefstream.publisher.AdapterFiles;
 import dev.prefstream.publisher.AdapterPublisher;
 import dev.prefstream.schemas.DeadLetterReason;
+import dev.prefstream.schemas.MetricNames;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.BaseModel;
-import dev.prefstream.schemas.avro.BatchStatus;
-import dev.prefstream.schemas.avro.OffsetRange;
 import dev.prefstream.schemas.avro.PartitionPosition;
 import dev.prefstream.schemas.avro.PreferencePair;
 import dev.prefstream.schemas.avro.Rejection;
 import dev.prefstream.schemas.avro.TrainerState;
-import dev.prefstream.schemas.avro.TrainingBatch;
 import dev.prefstream.schemas.avro.VersionRefusal;
 import dev.prefstream.schemas.serde.WireFormatException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,16 +29,13 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One model id's training on one pairs partition (pairs are keyed by model id, so a model lives on
- * exactly one partition): pairs not yet trained, batches trained since the last version, held-out
- * pairs for the gate, and {@link #nextOffset}, where the next version's lineage starts.
- *
- * <p>A model's versions and refusals tile its partition: each covers {@code [from, to)} and the
- * next starts at its {@code to}. Records of other models inside a range belong to those models.
+ * exactly one partition). It wires the pieces, each with one job: the {@link BatchQueue} of pairs
+ * not yet trained, the {@link VersionDraft} of the next version's lineage, the {@link Gate} with
+ * its held-out pairs, and the {@link VersionWriter} that commits versions and refusals; it keeps
+ * the step and version counters and the last published state to fall back on.
  */
 final class ModelSession implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ModelSession.class);
-
-  private record Pending(long offset, PreferencePair pair, long arrivedNanos) {}
 
   /** What a publish attempt did. */
   sealed interface Result {
@@ -56,27 +47,17 @@ final class ModelSession implements AutoCloseable {
   private final String modelId;
   private final TopicPartition partition;
   private final Learner learner;
-  private final AdapterPublisher publisher;
-  private final TrainerStateWriter stateWriter;
   private final TrainerConfig config;
-  private final BaseModel baseModel;
-  private final HoldoutSplit holdout;
   private final ModelMetrics metrics;
-  private final List<Pending> pending = new ArrayList<>();
-  private final List<TrainingBatch> batches = new ArrayList<>();
-  private final List<Instant> trainedOccurredAt = new ArrayList<>();
-  private final Deque<PreferencePair> heldOut = new ArrayDeque<>();
-  private final List<Rejection> deadLetters = new ArrayList<>();
-  private final Map<String, double[]> metricSums = new TreeMap<>();
+  private final BatchQueue queue = new BatchQueue();
+  private final VersionDraft draft;
+  private final Gate gate;
+  private final VersionWriter writer;
   private Map<String, byte[]> publishedState;
   private long version;
   private long step;
   private long publishedStep;
   private long skippedBatches;
-  private long nextOffset = -1;
-  private long trainedThrough = -1;
-  private int pairsSincePublish;
-  private int appliedSincePublish;
   private long lastPublishNanos = System.nanoTime();
 
   ModelSession(
@@ -90,12 +71,11 @@ final class ModelSession implements AutoCloseable {
     this.modelId = modelId;
     this.partition = partition;
     this.learner = learner;
-    this.publisher = publisher;
-    this.stateWriter = stateWriter;
     this.config = config;
-    this.baseModel = baseModel;
-    this.holdout = new HoldoutSplit(config.getDouble(TrainerConfig.HOLDOUT_PERCENT_CONFIG));
     this.metrics = new ModelMetrics(modelId);
+    this.draft = new VersionDraft(partition);
+    this.gate = new Gate(config);
+    this.writer = new VersionWriter(modelId, partition, publisher, stateWriter, config, baseModel);
     this.publishedState = learner.stateFiles();
   }
 
@@ -111,7 +91,7 @@ final class ModelSession implements AutoCloseable {
     metrics.currentVersion.set(version);
     for (PartitionPosition p : state.getPositions()) {
       if (p.getTopic().equals(partition.topic()) && p.getPartition() == partition.partition()) {
-        nextOffset = p.getNextOffset();
+        draft.startAt(p.getNextOffset());
       }
     }
     if (!state.getConfigHash().equals(config.configHash())) {
@@ -123,27 +103,12 @@ final class ModelSession implements AutoCloseable {
           state.getConfigHash().substring(0, 12),
           config.configHash().substring(0, 12));
     }
-    log.info("{}: resumed at v{}, step {}, offset {}", modelId, version, step, nextOffset);
+    log.info("{}: resumed at v{}, step {}", modelId, version, step);
   }
 
   /** True when {@code offset} is already part of a published version of this model. */
   boolean alreadyPublished(long offset) {
-    return nextOffset >= 0 && offset < nextOffset;
-  }
-
-  private void add(long offset, PreferencePair pair, long nowNanos) {
-    if (nextOffset < 0) {
-      nextOffset = offset;
-    }
-    if (holdout.isHeldOut(pair.getPairId())) {
-      heldOut.addLast(pair);
-      metrics.heldOutPairs.incrementAndGet();
-      while (heldOut.size() > config.getInt(TrainerConfig.HOLDOUT_MAX_PAIRS_CONFIG)) {
-        heldOut.removeFirst();
-      }
-      return;
-    }
-    pending.add(new Pending(offset, pair, nowNanos));
+    return draft.before(offset);
   }
 
   /** A pairs record that cannot be read: a dead letter that commits with the range holding it. */
@@ -168,7 +133,12 @@ final class ModelSession implements AutoCloseable {
       reject(record, DeadLetterReason.UNUSABLE_PAIR, problem.get(), pair.getEventIds());
       return;
     }
-    add(record.offset(), pair, nowNanos);
+    draft.saw(record.offset());
+    if (gate.holdOut(pair)) {
+      metrics.heldOutPairs.incrementAndGet();
+      return;
+    }
+    queue.add(record.offset(), pair, nowNanos);
   }
 
   private void reject(
@@ -176,10 +146,7 @@ final class ModelSession implements AutoCloseable {
       DeadLetterReason reason,
       String message,
       List<String> eventIds) {
-    if (nextOffset < 0) {
-      nextOffset = record.offset();
-    }
-    deadLetters.add(
+    draft.deadLetter(
         Rejection.newBuilder()
             .setReason(reason.code())
             .setMessage(message)
@@ -199,42 +166,35 @@ final class ModelSession implements AutoCloseable {
   }
 
   int pendingCount() {
-    return pending.size();
+    return queue.size();
   }
 
   /** True when the oldest pending pair has waited at least {@code maxWaitNanos}. */
   boolean waitedTooLong(long nowNanos, long maxWaitNanos) {
-    return maxWaitNanos > 0
-        && !pending.isEmpty()
-        && nowNanos - pending.get(0).arrivedNanos() >= maxWaitNanos;
+    return queue.waitedTooLong(nowNanos, maxWaitNanos);
   }
 
   /** Trains the oldest {@code size} pending pairs as one batch. */
   void trainBatch(int size, TrainerListener listener) {
-    List<Pending> taken = new ArrayList<>(pending.subList(0, size));
-    pending.subList(0, size).clear();
-    List<PreferencePair> pairs = taken.stream().map(Pending::pair).toList();
+    List<BatchQueue.Pending> taken = queue.take(size);
+    List<PreferencePair> pairs = taken.stream().map(BatchQueue.Pending::pair).toList();
     long started = System.nanoTime();
     Learner.StepReport report = learner.step(pairs);
     Map<String, Double> stepMetrics = new TreeMap<>(report.metrics());
-    stepMetrics.put("perf/step_ms", (System.nanoTime() - started) / 1e6);
+    stepMetrics.put(MetricNames.STEP_MS, (System.nanoTime() - started) / 1e6);
     long first = taken.get(0).offset();
     long last = taken.get(taken.size() - 1).offset();
-    batches.add(
-        new TrainingBatch(
-            step,
-            List.of(new OffsetRange(partition.topic(), partition.partition(), first, last + 1)),
-            report.applied() ? pairs.size() : 0,
-            report.applied() ? BatchStatus.APPLIED : BatchStatus.SKIPPED_NON_FINITE));
-    trainedThrough = last + 1;
+    draft.trained(
+        step,
+        first,
+        last,
+        pairs.size(),
+        report.applied(),
+        stepMetrics,
+        pairs.stream().map(PreferencePair::getOccurredAt).toList());
     metrics.stepped(report.applied(), pairs.size(), report.metrics());
     if (report.applied()) {
       step++;
-      appliedSincePublish++;
-      pairsSincePublish += pairs.size();
-      pairs.forEach(p -> trainedOccurredAt.add(p.getOccurredAt()));
-      stepMetrics.forEach((k, v) -> metricSums.computeIfAbsent(k, x -> new double[1])[0] += v);
-
     } else {
       skippedBatches++;
       log.warn(
@@ -250,11 +210,11 @@ final class ModelSession implements AutoCloseable {
 
   /** True when a version is due: enough batches, or enough time with at least one batch. */
   boolean publishDue(long nowNanos) {
-    if (batches.isEmpty()) {
+    if (!draft.hasBatches()) {
       return false;
     }
     long everyMs = config.getLong(TrainerConfig.PUBLISH_EVERY_MS_CONFIG);
-    return batches.size() >= config.getInt(TrainerConfig.PUBLISH_EVERY_STEPS_CONFIG)
+    return draft.batchCount() >= config.getInt(TrainerConfig.PUBLISH_EVERY_STEPS_CONFIG)
         || (everyMs > 0 && nowNanos - lastPublishNanos >= everyMs * 1_000_000);
   }
 
@@ -263,15 +223,7 @@ final class ModelSession implements AutoCloseable {
    * consumed is (or, {@code afterPublishing}, is about to be) accounted for by a committed record.
    */
   OptionalLong holdBack(boolean afterPublishing) {
-    if (afterPublishing) {
-      boolean left =
-          !pending.isEmpty()
-              || deadLetters.stream().anyMatch(r -> r.getSourceOffset() >= trainedThrough);
-      return left ? OptionalLong.of(trainedThrough) : OptionalLong.empty();
-    }
-    return pending.isEmpty() && batches.isEmpty() && deadLetters.isEmpty()
-        ? OptionalLong.empty()
-        : OptionalLong.of(nextOffset);
+    return draft.holdBack(afterPublishing, !queue.isEmpty());
   }
 
   /**
@@ -282,152 +234,47 @@ final class ModelSession implements AutoCloseable {
   Result publishOrRefuse(
       Map<TopicPartition, OffsetAndMetadata> offsets, ConsumerGroupMetadata group) {
     Learner.Snapshot candidate = learner.adapter();
-    Map<String, Double> evaluation =
-        gateEnabled() && !heldOut.isEmpty() ? learner.evaluate(List.copyOf(heldOut)) : Map.of();
-    Map<String, Double> allMetrics = new LinkedHashMap<>();
-    metricSums.forEach((k, sum) -> allMetrics.put(k, sum[0] / Math.max(1, appliedSincePublish)));
+    Map<String, Double> evaluation = gate.evaluate(learner);
+    Map<String, Double> allMetrics = new LinkedHashMap<>(draft.meanMetrics());
     allMetrics.putAll(evaluation);
-    String[] refusal =
+    Optional<Gate.Refusal> refusal =
         candidate.finite()
-            ? gateVerdict(evaluation)
-            : new String[] {"non_finite_weights", "the candidate adapter has NaN or Inf weights"};
-    Result result =
-        refusal == null
-            ? publish(
-                AdapterFiles.peft(candidate.configJson(), candidate.safetensors()),
-                allMetrics,
-                offsets,
-                group)
-            : refuse(refusal[0], refusal[1], allMetrics, offsets, group);
-    nextOffset = trainedThrough;
-    batches.clear();
-    metricSums.clear();
-    trainedOccurredAt.clear();
-    pairsSincePublish = 0;
-    appliedSincePublish = 0;
+            ? gate.verdict(evaluation)
+            : Optional.of(
+                new Gate.Refusal(
+                    "non_finite_weights", "the candidate adapter has NaN or Inf weights"));
+    Result result;
+    if (refusal.isEmpty()) {
+      Map<String, byte[]> state = learner.stateFiles();
+      AdapterManifest manifest =
+          writer.publish(
+              version + 1,
+              draft,
+              candidate,
+              allMetrics,
+              new VersionWriter.Commit(step, skippedBatches, state, offsets, group));
+      version++;
+      publishedStep = step;
+      publishedState = state;
+      metrics.versionsPublished.incrementAndGet();
+      metrics.currentVersion.set(version);
+      result = new Result.Published(manifest, draft.occurredAt());
+    } else {
+      learner.restore(publishedState);
+      step = publishedStep;
+      VersionRefusal refused =
+          writer.refuse(
+              version,
+              draft,
+              refusal.get(),
+              allMetrics,
+              new VersionWriter.Commit(step, skippedBatches, publishedState, offsets, group));
+      metrics.versionsRefused.incrementAndGet();
+      result = new Result.Refused(refused);
+    }
+    draft.next();
     lastPublishNanos = System.nanoTime();
     return result;
-  }
-
-  private Result publish(
-      AdapterFiles adapter,
-      Map<String, Double> allMetrics,
-      Map<TopicPartition, OffsetAndMetadata> offsets,
-      ConsumerGroupMetadata group) {
-    long newVersion = version + 1;
-    AdapterManifest.Builder manifest =
-        AdapterManifest.newBuilder()
-            .setModelId(modelId)
-            .setVersion(newVersion)
-            .setParentVersion(version == 0 ? null : version)
-            .setBaseModel(baseModel)
-            .setLineage(lineage())
-            .setBatches(new ArrayList<>(batches))
-            .setPairs(pairsSincePublish)
-            .setSeed(config.recipe().seed())
-            .setConfigHash(config.configHash())
-            .setTrainerId(config.trainerId())
-            .setMetrics(allMetrics);
-    Map<String, byte[]> state = learner.stateFiles();
-    AdapterPublisher.Published published =
-        publisher.publish(
-            manifest, adapter, alongside(newVersion, snapshot(step, state), offsets, group));
-    version = newVersion;
-    publishedStep = step;
-    publishedState = state;
-    metrics.versionsPublished.incrementAndGet();
-    metrics.currentVersion.set(version);
-    return new Result.Published(published.manifest(), List.copyOf(trainedOccurredAt));
-  }
-
-  private Result refuse(
-      String reason,
-      String message,
-      Map<String, Double> allMetrics,
-      Map<TopicPartition, OffsetAndMetadata> offsets,
-      ConsumerGroupMetadata group) {
-    learner.restore(publishedState);
-    step = publishedStep;
-    VersionRefusal refusal =
-        VersionRefusal.newBuilder()
-            .setModelId(modelId)
-            .setParentVersion(version == 0 ? null : version)
-            .setCreatedAt(Instant.now())
-            .setReason(reason)
-            .setMessage(message)
-            .setLineage(lineage())
-            .setBatches(new ArrayList<>(batches))
-            .setPairs(pairsSincePublish)
-            .setConfigHash(config.configHash())
-            .setTrainerId(config.trainerId())
-            .setMetrics(allMetrics)
-            .build();
-    publisher.refuse(refusal, alongside(version, snapshot(step, publishedState), offsets, group));
-    metrics.versionsRefused.incrementAndGet();
-    return new Result.Refused(refusal);
-  }
-
-  private boolean gateEnabled() {
-    return config.getDouble(TrainerConfig.GATE_MIN_ACCURACY_CONFIG) > 0
-        || config.getDouble(TrainerConfig.GATE_MAX_KL_CONFIG) > 0;
-  }
-
-  /** {reason, message} when the held-out evaluation fails the gate, else null. */
-  private String[] gateVerdict(Map<String, Double> evaluation) {
-    if (evaluation.isEmpty()) {
-      return null;
-    }
-    double floor = config.getDouble(TrainerConfig.GATE_MIN_ACCURACY_CONFIG);
-    double accuracy = evaluation.getOrDefault("eval/rewards/accuracies", Double.NaN);
-    if (floor > 0 && !(accuracy >= floor)) {
-      return new String[] {
-        "accuracy_below_floor",
-        String.format(
-            "held-out reward accuracy %.4f on %d pairs is below %s=%s",
-            accuracy, heldOut.size(), TrainerConfig.GATE_MIN_ACCURACY_CONFIG, floor)
-      };
-    }
-    double ceiling = config.getDouble(TrainerConfig.GATE_MAX_KL_CONFIG);
-    double kl = evaluation.getOrDefault("eval/kl", Double.NaN);
-    if (ceiling > 0 && !(kl <= ceiling)) {
-      return new String[] {
-        "kl_above_ceiling",
-        String.format(
-            "held-out KL from the reference %.6f nats/token exceeds %s=%s",
-            kl, TrainerConfig.GATE_MAX_KL_CONFIG, ceiling)
-      };
-    }
-    return null;
-  }
-
-  /** The state, the dead letters inside this range, and the offsets, for one transaction. */
-  private AdapterPublisher.Alongside alongside(
-      long stateVersion,
-      StateSnapshot state,
-      Map<TopicPartition, OffsetAndMetadata> offsets,
-      ConsumerGroupMetadata group) {
-    List<Rejection> inRange =
-        deadLetters.stream().filter(r -> r.getSourceOffset() < trainedThrough).toList();
-    deadLetters.removeAll(inRange);
-    return stateWriter.alongside(modelId, stateVersion, state, inRange, offsets, group);
-  }
-
-  private List<OffsetRange> lineage() {
-    return List.of(
-        new OffsetRange(partition.topic(), partition.partition(), nextOffset, trainedThrough));
-  }
-
-  private StateSnapshot snapshot(long atStep, Map<String, byte[]> files) {
-    TrainerState.Builder state =
-        TrainerState.newBuilder()
-            .setStep(atStep)
-            .setPositions(
-                List.of(
-                    new PartitionPosition(
-                        partition.topic(), partition.partition(), trainedThrough)))
-            .setSkippedBatches(skippedBatches)
-            .setConfigHash(config.configHash());
-    return new StateSnapshot(state, files);
   }
 
   String modelId() {
@@ -446,7 +293,7 @@ final class ModelSession implements AutoCloseable {
   public void close() {
     try (metrics;
         learner) {
-      publisher.close();
+      writer.close();
     }
   }
 }

@@ -1,0 +1,129 @@
+package dev.prefstream.trainer.stream;
+
+import dev.prefstream.publisher.AdapterFiles;
+import dev.prefstream.publisher.AdapterPublisher;
+import dev.prefstream.schemas.avro.AdapterManifest;
+import dev.prefstream.schemas.avro.BaseModel;
+import dev.prefstream.schemas.avro.PartitionPosition;
+import dev.prefstream.schemas.avro.TrainerState;
+import dev.prefstream.schemas.avro.VersionRefusal;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+
+/**
+ * Writes one model's versions and refusals: each in one transaction with the trainer state it
+ * leaves behind, the dead letters of its range and the consumer offsets (its own producer, whose
+ * transactional id fences a zombie of the same trainer and model).
+ */
+final class VersionWriter implements AutoCloseable {
+  private final String modelId;
+  private final TopicPartition partition;
+  private final AdapterPublisher publisher;
+  private final TrainerStateWriter stateWriter;
+  private final TrainerConfig config;
+  private final BaseModel baseModel;
+
+  VersionWriter(
+      String modelId,
+      TopicPartition partition,
+      AdapterPublisher publisher,
+      TrainerStateWriter stateWriter,
+      TrainerConfig config,
+      BaseModel baseModel) {
+    this.modelId = modelId;
+    this.partition = partition;
+    this.publisher = publisher;
+    this.stateWriter = stateWriter;
+    this.config = config;
+    this.baseModel = baseModel;
+  }
+
+  /** What commits besides the record itself. */
+  record Commit(
+      long step,
+      long skippedBatches,
+      Map<String, byte[]> stateFiles,
+      Map<TopicPartition, OffsetAndMetadata> offsets,
+      ConsumerGroupMetadata group) {}
+
+  /** Publishes {@code draft} as {@code version} (parent {@code version - 1}) with its state. */
+  AdapterManifest publish(
+      long version,
+      VersionDraft draft,
+      Learner.Snapshot adapter,
+      Map<String, Double> metrics,
+      Commit commit) {
+    AdapterManifest.Builder manifest =
+        AdapterManifest.newBuilder()
+            .setModelId(modelId)
+            .setVersion(version)
+            .setParentVersion(version == 1 ? null : version - 1)
+            .setBaseModel(baseModel)
+            .setLineage(draft.lineage())
+            .setBatches(draft.batches())
+            .setPairs(draft.pairs())
+            .setSeed(config.recipe().seed())
+            .setConfigHash(config.configHash())
+            .setTrainerId(config.trainerId())
+            .setMetrics(metrics);
+    return publisher
+        .publish(
+            manifest,
+            AdapterFiles.peft(adapter.configJson(), adapter.safetensors()),
+            alongside(version, draft, commit))
+        .manifest();
+  }
+
+  /** Records that {@code draft}'s candidate was refused; the state stays at {@code version}. */
+  VersionRefusal refuse(
+      long version,
+      VersionDraft draft,
+      Gate.Refusal why,
+      Map<String, Double> metrics,
+      Commit commit) {
+    VersionRefusal refusal =
+        VersionRefusal.newBuilder()
+            .setModelId(modelId)
+            .setParentVersion(version == 0 ? null : version)
+            .setCreatedAt(Instant.now())
+            .setReason(why.reason())
+            .setMessage(why.message())
+            .setLineage(draft.lineage())
+            .setBatches(draft.batches())
+            .setPairs(draft.pairs())
+            .setConfigHash(config.configHash())
+            .setTrainerId(config.trainerId())
+            .setMetrics(metrics)
+            .build();
+    publisher.refuse(refusal, alongside(version, draft, commit));
+    return refusal;
+  }
+
+  private AdapterPublisher.Alongside alongside(long version, VersionDraft draft, Commit commit) {
+    TrainerState.Builder state =
+        TrainerState.newBuilder()
+            .setStep(commit.step())
+            .setPositions(
+                List.of(
+                    new PartitionPosition(
+                        partition.topic(), partition.partition(), draft.trainedThrough())))
+            .setSkippedBatches(commit.skippedBatches())
+            .setConfigHash(config.configHash());
+    return stateWriter.alongside(
+        modelId,
+        version,
+        new StateSnapshot(state, commit.stateFiles()),
+        draft.takeDeadLettersInRange(),
+        commit.offsets(),
+        commit.group());
+  }
+
+  @Override
+  public void close() {
+    publisher.close();
+  }
+}
