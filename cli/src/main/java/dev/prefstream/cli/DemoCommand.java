@@ -2,21 +2,16 @@ package dev.prefstream.cli;
 
 import dev.prefstream.embedded.EmbeddedStack;
 import dev.prefstream.ingest.IngestConfig;
-import dev.prefstream.ingest.IngestService;
 import dev.prefstream.publisher.AdapterSink;
 import dev.prefstream.publisher.SinkConfig;
 import dev.prefstream.schemas.FileNames;
 import dev.prefstream.schemas.MetricNames;
-import dev.prefstream.schemas.TopicAdmin;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.FeedbackEvent;
 import dev.prefstream.schemas.config.CommonConfig;
 import dev.prefstream.schemas.serde.ConfluentAvro;
 import dev.prefstream.trainer.model.ModelInit;
 import dev.prefstream.trainer.recipe.Recipe;
-import dev.prefstream.trainer.stream.DpoLearner;
-import dev.prefstream.trainer.stream.Learner;
-import dev.prefstream.trainer.stream.StreamingTrainer;
 import dev.prefstream.trainer.stream.TrainerConfig;
 import dev.prefstream.trainer.stream.TrainerListener;
 import java.nio.file.Files;
@@ -35,7 +30,6 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -132,12 +126,7 @@ final class DemoCommand implements Callable<Integer> {
       settings.put(CommonConfig.SCHEMA_REGISTRY_URL_CONFIG, stack.registryUrl());
     }
     CommonConfig common = new CommonConfig(settings);
-    try (Admin admin = Admin.create(common.kafkaClientProperties())) {
-      TopicAdmin.ensure(
-          admin,
-          common.topics().all(common.getInt(CommonConfig.TOPIC_PARTITIONS_CONFIG)),
-          common.getShort(CommonConfig.TOPIC_REPLICATION_FACTOR_CONFIG));
-    }
+    Services.ensureTopics(common);
 
     Path modelDir = Path.of((String) settings.get(TrainerConfig.MODEL_DIR_CONFIG));
     if (!Files.exists(modelDir.resolve(FileNames.MODEL_CONFIG))) {
@@ -147,28 +136,10 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     Progress progress = new Progress();
-    running.add(IngestService.start(new IngestConfig(settings), common.schemaRegistry()));
-
+    running.add(Services.ingest(new IngestConfig(settings)));
     SinkConfig sinkConfig = new SinkConfig(settings);
-    AdapterSink sink = new AdapterSink(sinkConfig, common.schemaRegistry(), progress::materialized);
-    Thread sinkThread = Until.worker("sink", sink);
-    running.add(
-        () -> {
-          sink.close();
-          sinkThread.join();
-        });
-
-    TrainerConfig trainerConfig = new TrainerConfig(settings);
-    Learner.Factory learners = DpoLearner.factory(trainerConfig);
-    running.add(learners);
-    StreamingTrainer trainer =
-        new StreamingTrainer(trainerConfig, common.schemaRegistry(), learners, progress);
-    Thread trainerThread = Until.worker("trainer", trainer);
-    running.add(
-        () -> {
-          trainer.close();
-          trainerThread.join();
-        });
+    running.add(Services.sink(sinkConfig, progress::materialized));
+    running.add(Services.trainer(new TrainerConfig(settings), progress));
 
     Generator generator = new Generator(common, modelId, rate, progress);
     Thread generatorThread = Until.worker("generator", generator);

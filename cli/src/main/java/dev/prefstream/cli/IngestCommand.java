@@ -1,7 +1,6 @@
 package dev.prefstream.cli;
 
 import dev.prefstream.ingest.IngestConfig;
-import dev.prefstream.ingest.IngestService;
 import dev.prefstream.schemas.config.CommonConfig;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -32,7 +31,7 @@ final class IngestCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     IngestConfig config = new IngestConfig(kafka.settings());
-    IngestService service = IngestService.start(config, config.schemaRegistry());
+    AutoCloseable service = Services.ingest(config);
     System.out.println(
         "ingest running: " + config.topics().feedback() + " -> " + config.topics().pairs());
     Until.stopped(service);

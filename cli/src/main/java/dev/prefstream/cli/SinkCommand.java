@@ -1,6 +1,5 @@
 package dev.prefstream.cli;
 
-import dev.prefstream.publisher.AdapterSink;
 import dev.prefstream.publisher.SinkConfig;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -34,18 +33,11 @@ final class SinkCommand implements Callable<Integer> {
   @Override
   public Integer call() throws InterruptedException {
     SinkConfig config = new SinkConfig(kafka.settings());
-    AdapterSink sink =
-        new AdapterSink(
-            config,
-            config.schemaRegistry(),
-            m -> System.out.println(m.modelId() + " v" + m.version() + " -> " + m.dir()));
-    Thread thread = Until.worker("sink", sink);
+    AutoCloseable sink =
+        Services.sink(
+            config, m -> System.out.println(m.modelId() + " v" + m.version() + " -> " + m.dir()));
     System.out.println("sink writing to " + config.dir());
-    Until.stopped(
-        () -> {
-          sink.close();
-          thread.join();
-        });
+    Until.stopped(sink);
     return 0;
   }
 }

@@ -3,9 +3,6 @@ package dev.prefstream.cli;
 import dev.prefstream.schemas.MetricNames;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.VersionRefusal;
-import dev.prefstream.trainer.stream.DpoLearner;
-import dev.prefstream.trainer.stream.Learner;
-import dev.prefstream.trainer.stream.StreamingTrainer;
 import dev.prefstream.trainer.stream.TrainerConfig;
 import dev.prefstream.trainer.stream.TrainerListener;
 import java.time.Instant;
@@ -46,12 +43,9 @@ final class TrainerCommand implements Callable<Integer> {
   @Override
   public Integer call() throws InterruptedException {
     TrainerConfig config = new TrainerConfig(kafka.settings());
-    Learner.Factory learners = DpoLearner.factory(config);
-    StreamingTrainer trainer =
-        new StreamingTrainer(
+    AutoCloseable trainer =
+        Services.trainer(
             config,
-            config.schemaRegistry(),
-            learners,
             new TrainerListener() {
               @Override
               public void onPublished(AdapterManifest m, List<Instant> pairOccurredAt) {
@@ -72,15 +66,9 @@ final class TrainerCommand implements Callable<Integer> {
                     r.getModelId(), r.getParentVersion(), r.getReason(), r.getMessage());
               }
             });
-    Thread thread = Until.worker("trainer", trainer);
     System.out.println(
         "trainer running on " + config.topics().pairs() + " with " + config.modelDir());
-    Until.stopped(
-        () -> {
-          trainer.close();
-          thread.join();
-          learners.close();
-        });
+    Until.stopped(trainer);
     return 0;
   }
 }

@@ -1,0 +1,68 @@
+package dev.prefstream.cli;
+
+import dev.prefstream.ingest.IngestConfig;
+import dev.prefstream.ingest.IngestService;
+import dev.prefstream.publisher.AdapterSink;
+import dev.prefstream.publisher.SinkConfig;
+import dev.prefstream.schemas.TopicAdmin;
+import dev.prefstream.schemas.config.CommonConfig;
+import dev.prefstream.trainer.stream.DpoLearner;
+import dev.prefstream.trainer.stream.Learner;
+import dev.prefstream.trainer.stream.StreamingTrainer;
+import dev.prefstream.trainer.stream.TrainerConfig;
+import dev.prefstream.trainer.stream.TrainerListener;
+import java.util.function.Consumer;
+import org.apache.kafka.clients.admin.Admin;
+
+/**
+ * How each long-running service is started and stopped, in one place: the service commands ({@code
+ * ingest}, {@code trainer}, {@code sink}), the demo that runs them all in one JVM, and the
+ * integration tests that run those commands all go through here. Each returns what stops it.
+ */
+final class Services {
+  private Services() {}
+
+  /** Creates every topic prefstream uses that does not exist yet (waiting for leaders). */
+  static void ensureTopics(CommonConfig common) {
+    try (Admin admin = Admin.create(common.kafkaClientProperties())) {
+      TopicAdmin.ensure(
+          admin,
+          common.topics().all(common.getInt(CommonConfig.TOPIC_PARTITIONS_CONFIG)),
+          common.getShort(CommonConfig.TOPIC_REPLICATION_FACTOR_CONFIG));
+    }
+  }
+
+  /** The ingest Kafka Streams job, running. */
+  static AutoCloseable ingest(IngestConfig config) {
+    return IngestService.start(config, config.schemaRegistry());
+  }
+
+  /**
+   * The streaming trainer on its own thread (a death of that thread exits the process, see {@link
+   * Until#worker}); closing stops it, waits for it and frees the base model.
+   */
+  static AutoCloseable trainer(TrainerConfig config, TrainerListener listener) {
+    Learner.Factory learners = DpoLearner.factory(config);
+    StreamingTrainer trainer =
+        new StreamingTrainer(config, config.schemaRegistry(), learners, listener);
+    Thread thread = Until.worker("trainer", trainer);
+    return () -> {
+      try {
+        trainer.close();
+        thread.join();
+      } finally {
+        learners.close();
+      }
+    };
+  }
+
+  /** The sink on its own thread; closing stops it and waits for it. */
+  static AutoCloseable sink(SinkConfig config, Consumer<AdapterSink.Materialized> onVersion) {
+    AdapterSink sink = new AdapterSink(config, config.schemaRegistry(), onVersion);
+    Thread thread = Until.worker("sink", sink);
+    return () -> {
+      sink.close();
+      thread.join();
+    };
+  }
+}
