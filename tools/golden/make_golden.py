@@ -3,8 +3,11 @@
 
 Run with Debian's python3-torch (1.13): /usr/bin/python3 tools/golden/make_golden.py
 It writes trainer/src/test/resources/golden/: tiny model directories (config.json +
-safetensors, in F32, BF16, F16 and sharded form), PEFT adapter directories, and expected.json
-with log-probabilities, losses, gradient norms and AdamW results.
+safetensors, in F32, BF16, F16 and sharded form), PEFT adapter directories, expected.json
+with log-probabilities, losses and gradient norms, and llama-train-expected.safetensors with the
+clipped gradients of two training steps and the weights after torch.optim.AdamW (float64) on
+exactly those gradients rounded to float32. It leaves chat_templates.json (make_chat_golden.py's)
+in place, and reruns write identical bytes.
 
 Everything here is written from the published formulas: the Llama / Qwen2 / Mistral forward as
 Hugging Face transformers defines it (RMSNorm, rotate_half RoPE with linear / dynamic / llama3
@@ -128,9 +131,9 @@ def rotate_half(x):
     return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
 
 
-def forward_logits(w, cfg, ids, lora=None):
+def forward_logits(w, cfg, ids, lora=None, dtype=F64):
     """Logits (T, V) for one unpadded sequence; lora: dict module-key -> (A, B, scale)."""
-    w = {k: v.to(F64) for k, v in w.items()}
+    w = {k: v.to(dtype) for k, v in w.items()}
     T = len(ids)
     c = cfg["hidden_size"]
     nh, nkv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
@@ -148,11 +151,11 @@ def forward_logits(w, cfg, ids, lora=None):
             y = y + w[key + ".bias"]
         if lora is not None and key in lora:
             A, B, s = lora[key]
-            y = y + (x @ A.to(F64).T) @ B.to(F64).T * s
+            y = y + (x @ A.to(dtype).T) @ B.to(dtype).T * s
         return y
 
-    inv = inv_freq(cfg, T).to(F64)
-    pos = torch.arange(T, dtype=F64)
+    inv = inv_freq(cfg, T).to(dtype)
+    pos = torch.arange(T, dtype=dtype)
     freqs = torch.outer(pos, inv)
     emb = torch.cat((freqs, freqs), dim=-1)
     cos, sin = emb.cos(), emb.sin()
@@ -161,7 +164,7 @@ def forward_logits(w, cfg, ids, lora=None):
     allowed = j <= i
     if window:
         allowed = allowed & (i - j < window)
-    mask = torch.zeros(T, T, dtype=F64).masked_fill(~allowed, float("-inf"))
+    mask = torch.zeros(T, T, dtype=dtype).masked_fill(~allowed, float("-inf"))
 
     x = w["model.embed_tokens.weight"][torch.tensor(ids)]
     for l in range(cfg["num_hidden_layers"]):
@@ -186,9 +189,9 @@ def forward_logits(w, cfg, ids, lora=None):
     return x @ head.T
 
 
-def response_token_logps(w, cfg, prompt, response, lora=None):
+def response_token_logps(w, cfg, prompt, response, lora=None, dtype=F64):
     ids = prompt + response
-    logits = forward_logits(w, cfg, ids, lora)
+    logits = forward_logits(w, cfg, ids, lora, dtype)
     logp = torch.log_softmax(logits[:-1], dim=-1)
     targets = torch.tensor(ids[1:])
     per = logp.gather(1, targets.unsqueeze(1)).squeeze(1)
@@ -453,36 +456,80 @@ def grad_cases(w, cfg, lora, pairs):
     return out
 
 
-def train_steps(w, cfg, lora, batches, opt_cfg):
-    """AdamW steps with torch.optim.AdamW and clip_grad_norm_ on float32 LoRA leaves."""
-    leaves = {k: (A.clone().requires_grad_(True), B.clone().requires_grad_(True), s) for k, (A, B, s) in lora.items()}
-    params = [t for A, B, _ in leaves.values() for t in (A, B)]
-    opt = torch.optim.AdamW(params, lr=opt_cfg["lr"], betas=(0.9, 0.999), eps=1e-8,
-                            weight_decay=opt_cfg["weight_decay"])
-    w32 = {k: v.to(torch.float32) for k, v in w.items()}
-    results = []
-    for batch in batches:
-        opt.zero_grad()
-        toks = []
-        for p in batch:
-            lora64 = {k: (A.to(F64), B.to(F64), s) for k, (A, B, s) in leaves.items()}
-            c = response_token_logps(w32, cfg, p["prompt"], p["chosen"], lora64)
-            r = response_token_logps(w32, cfg, p["prompt"], p["rejected"], lora64)
-            with torch.no_grad():
-                rc = response_token_logps(w32, cfg, p["prompt"], p["chosen"])
-                rr = response_token_logps(w32, cfg, p["prompt"], p["rejected"])
-            toks.append((c, r, rc, rr))
-        loss, _, _, _, _ = batch_loss(opt_cfg["loss"], toks)
-        total = loss.mean()
-        total.backward()
-        norm = torch.nn.utils.clip_grad_norm_(params, opt_cfg["max_grad_norm"]).item()
-        opt.step()
-        results.append({"loss": total.item(), "grad_norm": norm})
-    tensors = {}
+def step_gradients(w, cfg, params, batch, loss_case, max_grad_norm, dtype=F64):
+    """Loss, global gradient norm and clipped gradients of one step at the LoRA `params`
+    ({key: (A, B, scale)}), with torch.autograd and torch.nn.utils.clip_grad_norm_'s formula, all
+    in `dtype` (float64 for the golden numbers; float32 only to measure float32's error)."""
+    leaves = {k: (A.detach().to(dtype).clone().requires_grad_(True),
+                  B.detach().to(dtype).clone().requires_grad_(True), s) for k, (A, B, s) in params.items()}
+    toks = []
+    for p in batch:
+        c = response_token_logps(w, cfg, p["prompt"], p["chosen"], leaves, dtype)
+        r = response_token_logps(w, cfg, p["prompt"], p["rejected"], leaves, dtype)
+        with torch.no_grad():
+            rc = response_token_logps(w, cfg, p["prompt"], p["chosen"], None, dtype)
+            rr = response_token_logps(w, cfg, p["prompt"], p["rejected"], None, dtype)
+        toks.append((c, r, rc, rr))
+    loss, _, _, _, _ = batch_loss(loss_case, toks)
+    total = loss.mean()
+    total.backward()
+    grads = {}
     for key, (A, B, _) in leaves.items():
-        tensors[f"base_model.model.{key}.lora_A.weight"] = A.detach()
-        tensors[f"base_model.model.{key}.lora_B.weight"] = B.detach()
+        grads[f"base_model.model.{key}.lora_A.weight"] = A.grad.detach()
+        grads[f"base_model.model.{key}.lora_B.weight"] = B.grad.detach()
+    norm = torch.sqrt(sum((g ** 2).sum() for g in grads.values()))
+    coef = max_grad_norm / (norm + 1e-6)  # clip_grad_norm_
+    if coef < 1:
+        grads = {k: g * coef for k, g in grads.items()}
+    return total.item(), norm.item(), grads
+
+
+def train_steps(w, cfg, lora, batches, opt_cfg):
+    """The well-conditioned parts of clipped AdamW steps, each against its own float64 reference.
+
+    Per step s (1-based): the clipped gradients at the current parameters in float64 autograd
+    ("step{s}.grad.NAME", stored rounded to float32) and the parameters after torch.optim.AdamW in
+    float64 applied to exactly those float32 gradients ("step{s}.param.NAME"). The Java test feeds
+    its AdamW the same float32 gradients, so the update is compared without the amplification of
+    gradient rounding by Adam's 1/sqrt(v) (an element whose gradient is float32 noise moves by up to
+    lr either way, whatever its gradient's error)."""
+    params = {k: (A.to(F64).clone(), B.to(F64).clone(), s) for k, (A, B, s) in lora.items()}
+    names = []
+    flat = []
+    for key, (A, B, _) in params.items():
+        names += [f"base_model.model.{key}.lora_A.weight", f"base_model.model.{key}.lora_B.weight"]
+        flat += [A, B]
+    opt = torch.optim.AdamW(flat, lr=opt_cfg["lr"], betas=(0.9, 0.999), eps=1e-8,
+                            weight_decay=opt_cfg["weight_decay"])
+    results, tensors = [], {}
+    for s, batch in enumerate(batches, 1):
+        loss, norm, grads = step_gradients(w, cfg, params, batch, opt_cfg["loss"], opt_cfg["max_grad_norm"])
+        for name, t in zip(names, flat):
+            g32 = grads[name].to(torch.float32)
+            tensors[f"step{s}.grad.{name}"] = g32
+            t.grad = g32.to(F64)
+        opt.step()
+        for name, t in zip(names, flat):
+            tensors[f"step{s}.param.{name}"] = t.detach().clone()
+        results.append({"loss": loss, "grad_norm": norm})
     return results, tensors
+
+
+def float32_gradient_error(w, cfg, lora, batch, opt_cfg):
+    """Printed, not stored: how far torch's own float32 autograd lands from float64 (the error the
+    Java test's tolerance must cover, seen through another implementation and summation order)."""
+    _, _, g64 = step_gradients(w, cfg, lora, batch, opt_cfg["loss"], opt_cfg["max_grad_norm"])
+    _, _, g32 = step_gradients({k: v.to(torch.float32) for k, v in w.items()}, cfg, lora, batch,
+                               opt_cfg["loss"], opt_cfg["max_grad_norm"], torch.float32)
+    worst_norm, worst_elem = 0.0, 0.0
+    for name, ref in g64.items():
+        d = g32[name].to(F64) - ref
+        rms = ref.norm().item() / math.sqrt(ref.numel())
+        worst_norm = max(worst_norm, d.norm().item() / ref.norm().item())
+        worst_elem = max(worst_elem, d.abs().max().item() / rms)
+    eps32 = 2.0 ** -24
+    print(f"torch float32 gradients vs float64: max per-tensor |dg|/|g| = {worst_norm / eps32:.1f} u,"
+          f" max |dg_i|/rms(g) = {worst_elem / eps32:.1f} u (u = 2^-24)")
 
 
 def write_model(name, cfg, w, dtype="F32", shards=1):
@@ -507,9 +554,16 @@ def write_model(name, cfg, w, dtype="F32", shards=1):
 
 
 def main():
-    if os.path.isdir(OUT):
-        shutil.rmtree(OUT)
-    os.makedirs(OUT)
+    # start from nothing but chat_templates.json, which tools/golden/make_chat_golden.py writes
+    os.makedirs(OUT, exist_ok=True)
+    for entry in os.listdir(OUT):
+        path = os.path.join(OUT, entry)
+        if entry == "chat_templates.json":
+            continue
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
     gen = torch.Generator().manual_seed(20240611)
     expected = {"models": {}, "rope": {}, "dtypes": {}, "unpaired": {}}
     lengths = [(4, 5, 3), (7, 2, 6), (3, 8, 8), (9, 4, 1 + 1), (5, 1 + 1, 7)]
@@ -531,12 +585,16 @@ def main():
                  "first_token_logps": toks[0][0].tolist()}
         if name == "llama":
             entry["grads"] = grad_cases(w, cfg, lora, pairs[:3])
-            opt_cfg = {"lr": 0.01, "weight_decay": 0.01, "loss": {"type": "sigmoid", "beta": 0.1}}
-            # pick max_grad_norm so that the first step is clipped and the second may not be
-            probe, _ = train_steps(w, cfg, lora, [pairs[:3]], dict(opt_cfg, max_grad_norm=1e9))
-            opt_cfg["max_grad_norm"] = probe[0]["grad_norm"] * 0.5
-            steps, final = train_steps(w, cfg, lora, [pairs[:3], pairs[2:]], opt_cfg)
-            write_safetensors(os.path.join(OUT, "llama-train-expected.safetensors"), final)
+            # weight decay 0.1 moves a weight by lr * 0.1 * |w| per step (up to 2e-4 here), hundreds
+            # of times the float32 tolerance of the AdamW comparison: a trainer without decay, or
+            # with coupled (L2) decay, fails it
+            opt_cfg = {"lr": 0.01, "weight_decay": 0.1, "loss": {"type": "sigmoid", "beta": 0.1}}
+            # max_grad_norm: half the first step's gradient norm, so that the first step is clipped
+            _, norm0, _ = step_gradients(w, cfg, lora, pairs[:3], opt_cfg["loss"], 1e9)
+            opt_cfg["max_grad_norm"] = norm0 * 0.5
+            steps, tensors = train_steps(w, cfg, lora, [pairs[:3], pairs[2:]], opt_cfg)
+            write_safetensors(os.path.join(OUT, "llama-train-expected.safetensors"), tensors)
+            float32_gradient_error(w, cfg, lora, pairs[:3], opt_cfg)
             entry["train"] = {"lr": opt_cfg["lr"], "weight_decay": opt_cfg["weight_decay"],
                               "max_grad_norm": opt_cfg["max_grad_norm"], "beta": 0.1,
                               "batches": [[0, 1, 2], [2, 3, 4]], "steps": steps}

@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 
 /**
  * The step engine: DPO-family updates of a LoRA adapter on minibatches of encoded pairs (or, for
@@ -51,6 +52,9 @@ public final class DpoTrainer implements AutoCloseable {
   /** Test seam: runs inside the GradientCollector between the policy forward and backward. */
   private Runnable beforeBackward = () -> {};
 
+  /** Test seam: sees the clipped gradients of an applied step just before AdamW. */
+  private Consumer<List<NDArray>> beforeUpdate = grads -> {};
+
   public DpoTrainer(CausalLm model, LoraAdapter adapter, TrainConfig cfg) {
     this.model = model;
     this.adapter = adapter;
@@ -76,6 +80,15 @@ public final class DpoTrainer implements AutoCloseable {
    */
   void beforeBackward(Runnable hook) {
     this.beforeBackward = hook;
+  }
+
+  /**
+   * Test seam: {@code hook} runs in every applied step after global-norm clipping and before AdamW,
+   * with the clipped gradients in {@link LoraAdapter#parameters()} order: it may read them, or
+   * overwrite them in place ({@code NDArray.set}) to drive the optimizer with given gradients.
+   */
+  void beforeUpdate(Consumer<List<NDArray>> hook) {
+    this.beforeUpdate = hook;
   }
 
   public TrainConfig config() {
@@ -160,6 +173,7 @@ public final class DpoTrainer implements AutoCloseable {
       if (clip < 1) {
         grads.forEach(g -> g.muli(clip));
       }
+      beforeUpdate.accept(grads);
       optimizer.update(adapter.parameters(), grads, cfg.learningRate());
       scored.commit().run();
       return new StepResult(stepNumber, true, loss, norm, scored.metrics());
