@@ -1,18 +1,13 @@
 package dev.prefstream.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.prefstream.schemas.Sha256;
 import dev.prefstream.schemas.Topics;
-import dev.prefstream.schemas.avro.ChatMessage;
 import dev.prefstream.schemas.avro.FeedbackEvent;
-import dev.prefstream.schemas.avro.FeedbackKind;
 import dev.prefstream.schemas.config.CommonConfig;
 import dev.prefstream.schemas.serde.ConfluentAvro;
-import java.io.BufferedReader;
+import dev.prefstream.trainer.offline.PreferenceFile;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -20,6 +15,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.Consumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -27,19 +23,28 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 @Command(
     name = "emit",
     description =
-        "Sends a JSONL preference file ({\"prompt\", \"chosen\", \"rejected\"} per line, as in Hugging"
-            + " Face preference datasets) as PAIRWISE feedback events.")
+        "Sends a JSONL preference file, the format `train` reads, as feedback events: each pair"
+            + " ({\"prompt\", \"chosen\", \"rejected\"}) as PAIRWISE, each unpaired example"
+            + " ({\"prompt\", \"completion\", \"label\": true|false}) as BINARY (true = thumbs up)."
+            + " Bad lines are skipped and reported; the exit code is then 1.")
 final class EmitCommand implements Callable<Integer> {
-  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @Spec CommandSpec spec;
 
   @Mixin KafkaOptions kafka;
 
-  @Option(names = "--file", required = true, paramLabel = "FILE.jsonl", description = "The pairs.")
+  @Option(
+      names = "--file",
+      required = true,
+      paramLabel = "FILE.jsonl",
+      description = "Pairs and/or unpaired examples, one JSON object per line.")
   Path file;
 
   @Option(names = "--model", required = true, paramLabel = "M", description = "Model id.")
@@ -58,80 +63,55 @@ final class EmitCommand implements Callable<Integer> {
     Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
     props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
     props.put(ProducerConfig.ACKS_CONFIG, "all");
-    int sent = 0;
-    List<String> problems = new ArrayList<>();
-    try (BufferedReader lines = Files.newBufferedReader(file, StandardCharsets.UTF_8);
-        KafkaProducer<String, byte[]> producer =
-            new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer())) {
-      String line;
-      int number = 0;
-      while ((line = lines.readLine()) != null) {
-        number++;
-        if (line.isBlank()) {
-          continue;
-        }
-        FeedbackEvent event;
-        try {
-          event = toEvent(JSON.readTree(line), eventId(number, line));
-        } catch (IOException | IllegalArgumentException e) {
-          problems.add(file + ":" + number + ": " + e.getMessage());
-          continue;
-        }
-        producer.send(new ProducerRecord<>(topics.feedback(), model, codec.encode(subject, event)));
-        sent++;
-      }
+    int[] sent = {0};
+    List<String> problems;
+    try (KafkaProducer<String, byte[]> producer =
+        new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer())) {
+      problems =
+          emit(
+              event -> {
+                producer.send(
+                    new ProducerRecord<>(topics.feedback(), model, codec.encode(subject, event)));
+                sent[0]++;
+              });
       producer.flush();
     }
-    System.out.println(
-        "sent " + sent + " events to " + topics.feedback() + " (model " + model + ")");
-    problems.forEach(p -> System.err.println("skipped " + p));
+    spec.commandLine()
+        .getOut()
+        .println("sent " + sent[0] + " events to " + topics.feedback() + " (model " + model + ")");
+    PrintWriter err = spec.commandLine().getErr();
+    problems.forEach(p -> err.println("skipped " + p));
+    err.flush();
     return problems.isEmpty() ? 0 : 1;
   }
 
-  private FeedbackEvent toEvent(JsonNode row, String eventId) {
-    return FeedbackEvent.newBuilder()
-        .setEventId(eventId)
-        .setModelId(model)
-        .setOccurredAt(Instant.now())
-        .setSource(source)
-        .setKind(FeedbackKind.PAIRWISE)
-        .setPrompt(prompt(row.get("prompt")))
-        .setChosen(text(row, "chosen"))
-        .setRejected(text(row, "rejected"))
-        .build();
-  }
-
-  /** A prompt is a string or a list of {role, content} messages. */
-  static Object prompt(JsonNode node) {
-    if (node == null || node.isNull()) {
-      throw new IllegalArgumentException("\"prompt\" is missing");
-    }
-    if (node.isTextual()) {
-      return node.asText();
-    }
-    if (node.isArray()) {
-      List<ChatMessage> messages = new ArrayList<>();
-      for (JsonNode m : node) {
-        if (!m.path("role").isTextual() || !m.path("content").isTextual()) {
-          throw new IllegalArgumentException("each prompt message needs string role and content");
-        }
-        messages.add(new ChatMessage(m.get("role").asText(), m.get("content").asText()));
-      }
-      return messages;
-    }
-    throw new IllegalArgumentException("\"prompt\" must be a string or a list of messages");
-  }
-
-  private static String text(JsonNode row, String field) {
-    JsonNode node = row.get(field);
-    if (node == null || !node.isTextual()) {
-      throw new IllegalArgumentException("\"" + field + "\" must be a string");
-    }
-    return node.asText();
+  /**
+   * Reads the file with {@link PreferenceFile}, the reader {@code train} and {@code eval} use, and
+   * hands each record's event to {@code send}. Bad lines are skipped; their problems, {@code
+   * file:line: message} each, come back in file order.
+   */
+  List<String> emit(Consumer<FeedbackEvent> send) throws IOException {
+    List<String> problems = new ArrayList<>();
+    PreferenceFile.forEachLine(
+        file,
+        line -> {
+          if (!line.ok()) {
+            problems.add(line.problem());
+            return;
+          }
+          send.accept(
+              PreferenceEvents.of(
+                  line.record(),
+                  eventId(line.number(), line.text()),
+                  model,
+                  source,
+                  Instant.now()));
+        });
+    return problems;
   }
 
   /** Stable per (model, file, line): re-sending the same file is deduplicated by ingest. */
-  private String eventId(int lineNumber, String line) {
+  String eventId(int lineNumber, String line) {
     String identity = model + "\n" + file.getFileName() + "\n" + lineNumber + "\n" + line;
     return "emit-" + Sha256.hex(identity).substring(0, 32);
   }

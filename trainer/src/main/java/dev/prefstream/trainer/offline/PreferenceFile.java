@@ -28,30 +28,68 @@ public final class PreferenceFile {
     }
   }
 
+  /**
+   * One non-blank line as read: its number, its text, and either the record it holds or the problem
+   * with it, as {@code file:line: message}.
+   */
+  public record Line(int number, String text, Record record, String problem) {
+    public boolean ok() {
+      return record != null;
+    }
+  }
+
+  /** What to do with each line; may stop the reading by throwing. */
+  @FunctionalInterface
+  public interface LineHandler {
+    void accept(Line line) throws IOException;
+  }
+
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private PreferenceFile() {}
 
+  /** Every record of the file; the first bad line fails the whole read. */
   public static List<Record> read(Path file) throws IOException {
     List<Record> out = new ArrayList<>();
+    forEachLine(
+        file,
+        line -> {
+          if (!line.ok()) {
+            throw new IOException(line.problem());
+          }
+          out.add(line.record());
+        });
+    return out;
+  }
+
+  /**
+   * Hands each non-blank line, good or bad, to {@code handler} in file order, so that a caller can
+   * go past bad lines. A file without a single non-blank line is an error, as in {@link #read}.
+   */
+  public static void forEachLine(Path file, LineHandler handler) throws IOException {
+    int nonBlank = 0;
     try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
       int n = 0;
-      for (String line; (line = r.readLine()) != null; ) {
+      for (String text; (text = r.readLine()) != null; ) {
         n++;
-        if (line.isBlank()) {
+        if (text.isBlank()) {
           continue;
         }
-        try {
-          out.add(parse(JSON.readTree(line), n));
-        } catch (IOException | IllegalArgumentException e) {
-          throw new IOException(file + ":" + n + ": " + e.getMessage(), e);
-        }
+        nonBlank++;
+        handler.accept(line(file, n, text));
       }
     }
-    if (out.isEmpty()) {
+    if (nonBlank == 0) {
       throw new IOException(file + ": no records");
     }
-    return out;
+  }
+
+  private static Line line(Path file, int number, String text) {
+    try {
+      return new Line(number, text, parse(JSON.readTree(text), number), null);
+    } catch (IOException | IllegalArgumentException e) {
+      return new Line(number, text, null, file + ":" + number + ": " + e.getMessage());
+    }
   }
 
   static Record parse(JsonNode o, int line) {
