@@ -1,5 +1,6 @@
 package dev.prefstream.cli;
 
+import dev.prefstream.trainer.recipe.Recipe;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -29,26 +30,26 @@ final class KeyFlags {
   /** The flags of the training recipe, shared by train and trainer. */
   static final List<Alias> TRAINING =
       List.of(
-          alias("--loss", "train.loss"),
-          alias("--beta", "train.beta"),
-          alias("--label-smoothing", "train.label.smoothing"),
-          alias("--simpo-gamma", "train.simpo.gamma"),
-          alias("--ld-alpha", "train.ld.alpha"),
-          alias("--pref-ftx", "train.pref.ftx"),
-          alias("--desirable-weight", "train.desirable.weight"),
-          alias("--undesirable-weight", "train.undesirable.weight"),
-          alias("--lr", "train.lr"),
-          alias("--weight-decay", "train.weight.decay"),
-          alias("--max-grad-norm", "train.max.grad.norm"),
-          alias("--lora-r", "lora.r"),
-          alias("--lora-alpha", "lora.alpha"),
-          alias("--lora-dropout", "lora.dropout"),
-          alias("--use-rslora", "lora.use.rslora"),
-          alias("--target-modules", "lora.target.modules"),
-          alias("--seed", "trainer.seed"),
-          alias("--batch-size", "trainer.batch.size"),
-          alias("--max-length", "trainer.max.length"),
-          alias("--device", "trainer.device"));
+          alias("--loss", Recipe.LOSS_CONFIG),
+          alias("--beta", Recipe.BETA_CONFIG),
+          alias("--label-smoothing", Recipe.LABEL_SMOOTHING_CONFIG),
+          alias("--simpo-gamma", Recipe.SIMPO_GAMMA_CONFIG),
+          alias("--ld-alpha", Recipe.LD_ALPHA_CONFIG),
+          alias("--pref-ftx", Recipe.PREF_FTX_CONFIG),
+          alias("--desirable-weight", Recipe.DESIRABLE_WEIGHT_CONFIG),
+          alias("--undesirable-weight", Recipe.UNDESIRABLE_WEIGHT_CONFIG),
+          alias("--lr", Recipe.LR_CONFIG),
+          alias("--weight-decay", Recipe.WEIGHT_DECAY_CONFIG),
+          alias("--max-grad-norm", Recipe.MAX_GRAD_NORM_CONFIG),
+          alias("--lora-r", Recipe.LORA_R_CONFIG),
+          alias("--lora-alpha", Recipe.LORA_ALPHA_CONFIG),
+          alias("--lora-dropout", Recipe.LORA_DROPOUT_CONFIG),
+          alias("--use-rslora", Recipe.LORA_USE_RSLORA_CONFIG),
+          alias("--target-modules", Recipe.LORA_TARGET_MODULES_CONFIG),
+          alias("--seed", Recipe.SEED_CONFIG),
+          alias("--batch-size", Recipe.BATCH_SIZE_CONFIG),
+          alias("--max-length", Recipe.MAX_LENGTH_CONFIG),
+          alias("--device", Recipe.DEVICE_CONFIG));
 
   /** Adds an option per alias to {@code spec}, documented from {@code def}'s declaration. */
   static CommandSpec add(CommandSpec spec, ConfigDef def, List<Alias> aliases) {

@@ -119,14 +119,8 @@ class TrainerCliTest {
   void trainRaisesHeldOutRewardAccuracyAndEvalPrintsScoredIds() throws Exception {
     Path adapter = dir.resolve("adapter");
     Run t =
-        run(
-            new TrainCommand(),
-            "--model",
-            dir.resolve("model").toString(),
-            "--pairs",
-            dir.resolve("train.jsonl").toString(),
-            "--out",
-            adapter.toString(),
+        train(
+            adapter,
             "--steps",
             "32",
             "--batch-size",
@@ -182,15 +176,7 @@ class TrainerCliTest {
 
   @Test
   void badOptionsAreUsageErrorsNamingTheValue() {
-    Run r =
-        run(
-            new EvalCommand(),
-            "--model",
-            dir.resolve("model").toString(),
-            "--pairs",
-            dir.resolve("heldout.jsonl").toString(),
-            "--loss",
-            "dpo");
+    Run r = eval("--loss", "dpo");
     assertThat(r.code()).isEqualTo(2);
     assertThat(r.err()).contains("train.loss").contains("dpo").contains("sigmoid").contains("orpo");
     assertThat(r.err()).as("a setting, not a usage error").doesNotContain("--pairs");
@@ -236,7 +222,7 @@ class TrainerCliTest {
     JsonNode p = JSON.readTree(overridden.resolve("adapter_config.json").toFile());
     assertThat(p.get("r").asInt()).as("-D over the file").isEqualTo(3);
     assertThat(p.get("lora_alpha").asDouble()).as("a flag over the file").isEqualTo(6.0);
-    Run both = train(dir.resolve("both"), "-D", "lora.r=3", "--lora-r", "2");
+    Run both = train(dir.resolve("both"), "--steps", "2", "-D", "lora.r=3", "--lora-r", "2");
     assertThat(both.code()).as(both.err()).isZero();
     assertThat(JSON.readTree(dir.resolve("both/adapter_config.json").toFile()).get("r").asInt())
         .as("a flag over -D")
@@ -255,6 +241,7 @@ class TrainerCliTest {
     assertThat(trainer.trainerId()).isEqualTo("recipe-test");
   }
 
+  /** train on the training file into {@code out} with extra options. */
   private static Run train(Path out, String... extra) {
     List<String> args =
         new ArrayList<>(
@@ -264,11 +251,7 @@ class TrainerCliTest {
                 "--pairs",
                 dir.resolve("train.jsonl").toString(),
                 "--out",
-                out.toString(),
-                "--steps",
-                "2",
-                "--batch-size",
-                "4"));
+                out.toString()));
     args.addAll(List.of(extra));
     return run(new TrainCommand(), args.toArray(String[]::new));
   }
