@@ -1,6 +1,7 @@
 package dev.prefstream.ingest;
 
 import dev.prefstream.schemas.DeadLetterReason;
+import dev.prefstream.schemas.ModelIds;
 import dev.prefstream.schemas.avro.ChatMessage;
 import dev.prefstream.schemas.avro.FeedbackEvent;
 import dev.prefstream.schemas.avro.FeedbackKind;
@@ -10,7 +11,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Pattern;
 
 /**
  * Pure validation and normalization of decoded records: every check that needs only the record
@@ -18,7 +18,6 @@ import java.util.regex.Pattern;
  * a message that names the field and the offending value.
  */
 final class FeedbackRules {
-  static final Pattern MODEL_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
   static final int MAX_ID_CHARS = 256;
   static final Set<String> CHAT_ROLES = Set.of("system", "user", "assistant", "tool");
 
@@ -234,15 +233,9 @@ final class FeedbackRules {
   }
 
   private static void checkModelId(String modelId) {
-    if (!MODEL_ID.matcher(modelId).matches()) {
-      throw new Rejected(
-          DeadLetterReason.INVALID_MODEL_ID,
-          "model_id '"
-              + abbreviate(modelId)
-              + "' ("
-              + modelId.length()
-              + " chars) does not match "
-              + MODEL_ID.pattern());
+    String problem = ModelIds.problem(modelId);
+    if (problem != null) {
+      throw new Rejected(DeadLetterReason.INVALID_MODEL_ID, "model_id: " + problem);
     }
   }
 
