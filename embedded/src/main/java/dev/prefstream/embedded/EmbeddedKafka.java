@@ -52,6 +52,22 @@ public final class EmbeddedKafka implements AutoCloseable {
    */
   public static EmbeddedKafka start(
       Path dataDir, int brokerPort, int controllerPort, Map<String, String> overrides) {
+    return start(dataDir, brokerPort, controllerPort, overrides, List.of());
+  }
+
+  /**
+   * As {@link #start(Path, int, int, Map)}, and formats the storage with SCRAM credentials, what
+   * {@code kafka-storage format --add-scram} does: a broker whose listeners all want SASL/SCRAM
+   * needs its first (super) user before any client can connect to create more.
+   *
+   * @param scramArguments e.g. {@code SCRAM-SHA-256=[name=admin,password=admin-secret]}
+   */
+  public static EmbeddedKafka start(
+      Path dataDir,
+      int brokerPort,
+      int controllerPort,
+      Map<String, String> overrides,
+      List<String> scramArguments) {
     if (brokerPort <= 0 || controllerPort <= 0 || brokerPort == controllerPort) {
       throw new IllegalArgumentException(
           "broker and controller need two distinct fixed ports, got broker="
@@ -68,11 +84,11 @@ public final class EmbeddedKafka implements AutoCloseable {
     Properties props = brokerProperties(logDir, brokerPort, controllerPort);
     overrides.forEach(props::setProperty);
     KafkaConfig config = KafkaConfig.fromProps(props, false);
-    format(logDir);
+    format(logDir, scramArguments);
     KafkaRaftServer server = new KafkaRaftServer(config, Time.SYSTEM);
     long t0 = System.nanoTime();
     server.startup();
-    String bootstrap = "127.0.0.1:" + brokerPort;
+    String bootstrap = "127.0.0.1:" + brokerPort; // the first listener, whatever its protocol
     log.info(
         "Kafka broker up at {} (log dir {}) in {} ms",
         bootstrap,
@@ -114,7 +130,7 @@ public final class EmbeddedKafka implements AutoCloseable {
     return p;
   }
 
-  private static void format(Path logDir) {
+  private static void format(Path logDir, List<String> scramArguments) {
     try (PrintStream quiet = new PrintStream(PrintStream.nullOutputStream())) {
       new Formatter()
           .setPrintStream(quiet)
@@ -125,6 +141,7 @@ public final class EmbeddedKafka implements AutoCloseable {
           .setDirectories(List.of(logDir.toString()))
           .setReleaseVersion(MetadataVersion.latestProduction())
           .setIgnoreFormatted(true)
+          .setScramArguments(scramArguments)
           .run();
     } catch (Exception e) {
       throw new IllegalStateException("cannot format the Kafka log directory " + logDir, e);

@@ -206,6 +206,11 @@ public final class AdapterPublisher implements AutoCloseable {
       // fatal for this producer: nothing can be aborted; the caller must close it
       throw e;
     } catch (KafkaException e) {
+      // a send refused by an ACL surfaces at commit as "...in an error state": say what was refused
+      AuthorizationException denied = authorizationCause(e);
+      if (denied != null) {
+        throw denied;
+      }
       abort(e);
       throw e;
     } catch (Exception e) {
@@ -215,6 +220,15 @@ public final class AdapterPublisher implements AutoCloseable {
       abort(e);
       throw new KafkaException(what + " failed: " + e, e);
     }
+  }
+
+  private static AuthorizationException authorizationCause(Throwable e) {
+    for (Throwable t = e.getCause(); t != null && t != t.getCause(); t = t.getCause()) {
+      if (t instanceof AuthorizationException denied) {
+        return denied;
+      }
+    }
+    return null;
   }
 
   /** Where a record of a committed transaction landed (every send succeeded, or commit threw). */

@@ -52,7 +52,7 @@ public class CommonConfig extends AbstractConfig {
 
   /** The shared keys, for components to build on. */
   public static ConfigDef commonDef() {
-    return new ConfigDef()
+    return RegistrySecurity.define(new ConfigDef())
         .define(BOOTSTRAP_SERVERS_CONFIG, Type.STRING, "", Importance.HIGH, BOOTSTRAP_SERVERS_DOC)
         .define(
             SCHEMA_REGISTRY_URL_CONFIG, Type.STRING, "", Importance.HIGH, SCHEMA_REGISTRY_URL_DOC)
@@ -86,6 +86,9 @@ public class CommonConfig extends AbstractConfig {
         .define(DATA_DIR_CONFIG, Type.STRING, ".prefstream", Importance.MEDIUM, DATA_DIR_DOC);
   }
 
+  /** Registry client settings that no Kafka client should see, declared or not. */
+  private static final String REGISTRY_CLIENT_PREFIX = "schema.registry.";
+
   private final ConfigDef definition;
 
   /** The shared keys alone, for commands that need nothing else. */
@@ -106,19 +109,28 @@ public class CommonConfig extends AbstractConfig {
     return getString(BOOTSTRAP_SERVERS_CONFIG);
   }
 
-  /** A registry client; fails naming the key when none is configured. */
+  /**
+   * A registry client, authenticated and with TLS material as {@link RegistrySecurity}'s keys say;
+   * fails naming the key when none is configured.
+   */
   public SchemaRegistry schemaRegistry() {
     String url = getString(SCHEMA_REGISTRY_URL_CONFIG);
     if (url.isBlank()) {
       throw new ConfigException(
           SCHEMA_REGISTRY_URL_CONFIG, url, "a schema registry URL is required");
     }
-    return new RestSchemaRegistry(url, Duration.ofMillis(getLong(SCHEMA_REGISTRY_RETRY_MS_CONFIG)));
+    RegistrySecurity.Settings settings = RegistrySecurity.resolve(this, url);
+    return new RestSchemaRegistry(
+        settings.url(),
+        Duration.ofMillis(getLong(SCHEMA_REGISTRY_RETRY_MS_CONFIG)),
+        settings.authorization(),
+        settings.ssl());
   }
 
   /**
    * What every Kafka client gets: {@code bootstrap.servers} plus every key that no prefstream
-   * component declares (security and tuning settings pass through unchanged).
+   * component declares (security and tuning settings pass through unchanged). The registry client's
+   * own settings ({@code schema.registry.*}, basic/bearer auth) stay out of Kafka's.
    */
   public Map<String, Object> kafkaClientProperties() {
     if (bootstrapServers().isBlank()) {
@@ -130,7 +142,9 @@ public class CommonConfig extends AbstractConfig {
     originals()
         .forEach(
             (k, v) -> {
-              if (!ours.contains(k) && !k.startsWith("prefstream.")) {
+              if (!ours.contains(k)
+                  && !k.startsWith("prefstream.")
+                  && !k.startsWith(REGISTRY_CLIENT_PREFIX)) {
                 props.put(k, v);
               }
             });

@@ -14,7 +14,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import javax.net.ssl.SSLContext;
 import org.apache.avro.Schema;
 
 /**
@@ -34,6 +36,7 @@ public final class RestSchemaRegistry implements SchemaRegistry {
   private final HttpClient http;
   private final Duration requestTimeout;
   private final Duration retryFor;
+  private final Optional<String> authorization;
   private final Map<String, Integer> idBySubjectAndSchema = new ConcurrentHashMap<>();
   private final Map<Integer, Schema> schemaById = new ConcurrentHashMap<>();
 
@@ -42,6 +45,18 @@ public final class RestSchemaRegistry implements SchemaRegistry {
    * @param retryFor how long to keep retrying an unreachable registry before giving up
    */
   public RestSchemaRegistry(String baseUrl, Duration retryFor) {
+    this(baseUrl, retryFor, Optional.empty(), Optional.empty());
+  }
+
+  /**
+   * @param baseUrl without user info (credentials travel in {@code authorization} only, so that a
+   *     URL in a message or a log line never carries them)
+   * @param authorization the {@code Authorization} header value, e.g. {@code Basic ...} or {@code
+   *     Bearer ...}; sent with every request and never printed
+   * @param ssl the TLS context for an https registry; empty: the JVM's default
+   */
+  public RestSchemaRegistry(
+      String baseUrl, Duration retryFor, Optional<String> authorization, Optional<SSLContext> ssl) {
     if (baseUrl == null || !(baseUrl.startsWith("http://") || baseUrl.startsWith("https://"))) {
       throw new IllegalArgumentException(
           "schema.registry.url must be an http(s) URL, got '" + baseUrl + "'");
@@ -49,7 +64,14 @@ public final class RestSchemaRegistry implements SchemaRegistry {
     this.baseUrl = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
     this.requestTimeout = Duration.ofSeconds(10);
     this.retryFor = retryFor;
-    this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    if (URI.create(baseUrl).getRawUserInfo() != null) {
+      throw new IllegalArgumentException(
+          "schema.registry.url must not carry user info here: pass credentials as authorization");
+    }
+    this.authorization = authorization;
+    HttpClient.Builder http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5));
+    ssl.ifPresent(http::sslContext);
+    this.http = http.build();
   }
 
   public RestSchemaRegistry(String baseUrl) {
@@ -171,6 +193,7 @@ public final class RestSchemaRegistry implements SchemaRegistry {
         HttpRequest.newBuilder(URI.create(baseUrl + path))
             .timeout(requestTimeout)
             .header("Accept", CONTENT_TYPE + ", application/json");
+    authorization.ifPresent(value -> request.header("Authorization", value));
     if (body != null) {
       request.header("Content-Type", CONTENT_TYPE);
       request.method(method, HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8));
@@ -240,7 +263,11 @@ public final class RestSchemaRegistry implements SchemaRegistry {
             + " ("
             + code
             + "): "
-            + message,
+            + message
+            + (response.statusCode() == 401 || response.statusCode() == 403
+                ? " (check basic.auth.credentials.source, basic.auth.user.info or"
+                    + " bearer.auth.token)"
+                : ""),
         response.statusCode(),
         code,
         null);
