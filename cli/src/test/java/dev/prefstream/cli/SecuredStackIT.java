@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.prefstream.embedded.EmbeddedKafka;
 import dev.prefstream.embedded.EmbeddedRegistry;
+import dev.prefstream.embedded.RegistryAuthProxy;
 import dev.prefstream.publisher.AdapterLog;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.FeedbackEvent;
@@ -27,6 +28,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
@@ -87,7 +89,7 @@ class SecuredStackIT {
 
   static EmbeddedKafka kafka;
   static EmbeddedRegistry registry;
-  static BasicAuthProxy proxy;
+  static RegistryAuthProxy proxy;
   static String registryUrl;
   static final List<Process> services = new ArrayList<>();
   static final Map<String, Path> outputs = new LinkedHashMap<>();
@@ -106,10 +108,11 @@ class SecuredStackIT {
     registry = EmbeddedRegistry.start(dir.resolve("registry"), freePort());
     URI upstream = URI.create(registry.url());
     proxy =
-        new BasicAuthProxy(
+        new RegistryAuthProxy(
             upstream.getScheme() + "://" + upstream.getAuthority(),
             REGISTRY_USER,
-            REGISTRY_PASSWORD);
+            REGISTRY_PASSWORD,
+            Optional.empty());
     registryUrl = proxy.base() + upstream.getPath();
     try (Admin admin = Admin.create(client("admin", ADMIN_PASSWORD))) {
       List<UserScramCredentialUpsertion> users = new ArrayList<>();

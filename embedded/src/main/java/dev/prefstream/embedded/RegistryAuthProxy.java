@@ -1,7 +1,9 @@
-package dev.prefstream.cli;
+package dev.prefstream.embedded;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -12,19 +14,23 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.SSLContext;
 
 /**
- * An authenticating reverse proxy in front of a registry that cannot itself be configured for basic
- * auth here (Apicurio 2.6's auth needs Keycloak): requests with the expected {@code Authorization:
- * Basic} header are forwarded unchanged, all others get Confluent's 401 answer. It counts both, so
- * a test can tell a refused request from a retried one.
+ * An authenticating, optionally TLS-terminating reverse proxy on 127.0.0.1 in front of the embedded
+ * registry, which cannot itself be configured for basic auth here (Apicurio 2.6's auth needs
+ * Keycloak): requests with the expected {@code Authorization: Basic} header are forwarded
+ * unchanged, all others get Confluent's 401 answer. It counts both, so a test can tell a refused
+ * request from a retried one. For tests of secured clients; nothing in production uses it.
  */
-final class BasicAuthProxy implements AutoCloseable {
+public final class RegistryAuthProxy implements AutoCloseable {
   private static final List<String> FORWARDED_HEADERS = List.of("Content-Type", "Accept");
 
   private final HttpServer server;
+  private final String scheme;
   private final HttpClient upstream = HttpClient.newHttpClient();
   private final String upstreamBase;
   private final String expected;
@@ -33,14 +39,25 @@ final class BasicAuthProxy implements AutoCloseable {
 
   /**
    * @param upstreamBase scheme, host and port of the registry (paths are kept as they come)
+   * @param tls serve https with this context (its key managers hold the server certificate)
    */
-  BasicAuthProxy(String upstreamBase, String user, String password) throws IOException {
+  public RegistryAuthProxy(
+      String upstreamBase, String user, String password, Optional<SSLContext> tls)
+      throws IOException {
     this.upstreamBase = upstreamBase;
     this.expected =
         "Basic "
             + Base64.getEncoder()
                 .encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
-    this.server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    InetSocketAddress loopback = new InetSocketAddress("127.0.0.1", 0);
+    if (tls.isPresent()) {
+      HttpsServer https = HttpsServer.create(loopback, 0);
+      https.setHttpsConfigurator(new HttpsConfigurator(tls.get()));
+      this.server = https;
+    } else {
+      this.server = HttpServer.create(loopback, 0);
+    }
+    this.scheme = tls.isPresent() ? "https" : "http";
     server.createContext("/", this::handle);
     server.setExecutor(
         Executors.newFixedThreadPool(
@@ -53,16 +70,18 @@ final class BasicAuthProxy implements AutoCloseable {
     server.start();
   }
 
-  /** {@code http://127.0.0.1:<port>}: append the registry's path. */
-  String base() {
-    return "http://127.0.0.1:" + server.getAddress().getPort();
+  /** {@code http(s)://127.0.0.1:<port>}: append the registry's path. */
+  public String base() {
+    return scheme + "://127.0.0.1:" + server.getAddress().getPort();
   }
 
-  int forwarded() {
+  /** Authenticated requests passed on. */
+  public int forwarded() {
     return forwarded.get();
   }
 
-  int refused() {
+  /** Requests answered 401. */
+  public int refused() {
     return refused.get();
   }
 
