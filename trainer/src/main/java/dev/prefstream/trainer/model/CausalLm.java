@@ -50,6 +50,7 @@ public final class CausalLm implements AutoCloseable {
   private final String name;
   private final String sha256;
   private long chunkTokens;
+  private long headChunkPositions;
   private final long attentionChunkBytes;
 
   private CausalLm(
@@ -73,6 +74,7 @@ public final class CausalLm implements AutoCloseable {
     boolean gpu = manager.getDevice().isGpu();
     this.chunkTokens = gpu ? 16384 : 1024;
     this.attentionChunkBytes = gpu ? 1L << 30 : ATTENTION_CHUNK_BYTES;
+    this.headChunkPositions = Math.max(1, HEAD_CHUNK_BYTES / (4L * config.vocabSize()));
   }
 
   /** The best device DJL's PyTorch engine sees: the first GPU, else the CPU. */
@@ -498,7 +500,18 @@ public final class CausalLm implements AutoCloseable {
   }
 
   private long headBlock() {
-    return Math.max(1, HEAD_CHUNK_BYTES / (4L * config.vocabSize()));
+    return headChunkPositions;
+  }
+
+  /**
+   * Positions per LM-head block in {@link #responseLogps} (default: logits of at most {@link
+   * #HEAD_CHUNK_BYTES}).
+   */
+  public void setHeadChunkPositions(long positions) {
+    if (positions < 1) {
+      throw new IllegalArgumentException("head chunk positions must be >= 1, got " + positions);
+    }
+    this.headChunkPositions = positions;
   }
 
   private static NDArray embed(NDArray ids, NDArray table) {
