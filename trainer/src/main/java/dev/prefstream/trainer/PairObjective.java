@@ -85,7 +85,13 @@ final class PairObjective {
       List<EncodedPair> batch, RunningMoments moments, Consumer<RunningMoments> keep) {
     return m -> {
       SequenceBatch seqs = SequenceBatch.ofPairs(m, batch, model.config().vocabSize());
-      NDArray ref = cfg.type().referenceFree() ? null : model.tokenLogps(seqs.ids(), null);
+      NDArray ref = null;
+      if (!cfg.type().referenceFree()) {
+        try (NDScope scope = new NDScope()) { // the reference's intermediates go at once
+          ref = model.tokenLogps(seqs.ids(), null);
+          NDScope.unregister(ref);
+        }
+      }
       return policy -> {
         RunningMoments next = moments.copy();
         NDArray tokens = model.tokenLogps(seqs.ids(), policy);
