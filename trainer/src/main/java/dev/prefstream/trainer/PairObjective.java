@@ -80,18 +80,21 @@ final class PairObjective {
     return seqs.assemble(groups);
   }
 
+  /** The plain step's reference log-probs; its intermediate arrays are freed at once. */
+  private NDArray plainReference(SequenceBatch seqs) {
+    try (NDScope scope = new NDScope()) {
+      NDArray ref = model.tokenLogps(seqs.ids(), null);
+      NDScope.unregister(ref);
+      return ref;
+    }
+  }
+
   /** TRL's concatenated forward: every row is prompt + response, the LM head on every position. */
   Objective plainStep(
       List<EncodedPair> batch, RunningMoments moments, Consumer<RunningMoments> keep) {
     return m -> {
       SequenceBatch seqs = SequenceBatch.ofPairs(m, batch, model.config().vocabSize());
-      NDArray ref = null;
-      if (!cfg.type().referenceFree()) {
-        try (NDScope scope = new NDScope()) { // the reference's intermediates go at once
-          ref = model.tokenLogps(seqs.ids(), null);
-          NDScope.unregister(ref);
-        }
-      }
+      NDArray ref = cfg.type().referenceFree() ? null : plainReference(seqs);
       return policy -> {
         RunningMoments next = moments.copy();
         NDArray tokens = model.tokenLogps(seqs.ids(), policy);
