@@ -280,22 +280,47 @@ public final class CausalLm implements AutoCloseable {
             new NDList(
                 embed(promptIds.reshape(1, promptTokens)), embed(responseIds.reshape(1, rows * r))),
             1);
-    for (int l = 0; l < blocks.size(); l++) {
+    int lastLayer = blocks.size() - 1;
+    for (int l = 0; l < lastLayer; l++) {
       Block blk = blocks.get(l);
-      x =
-          x.add(
-              sharedAttention(
-                  l, blk, rmsNorm(x, blk.inputNorm), b, p, k, r, promptPos, responsePos, adapter));
+      NDArray attn =
+          sharedAttention(
+              l, blk, rmsNorm(x, blk.inputNorm), b, p, k, r, promptPos, responsePos, null, adapter);
+      x = x.add(attn);
       x = x.add(mlp(l, blk, rmsNorm(x, blk.postNorm), adapter));
     }
-    NDArray prompt = x.get(":, 0:" + promptTokens + ", :").reshape(b, p, c); // (B, P, C)
-    NDArray responses = x.get(":, " + promptTokens + ":, :").reshape(rows, r, c); // (k B, R, C)
+    // The last layer: the prompts' keys and values still serve the responses, but of the prompt
+    // positions only each prompt's last one goes on (it predicts the first response token), so
+    // its other queries, output projections and MLP rows are skipped.
     long[] last = new long[(int) b];
     for (int i = 0; i < b; i++) {
       last[i] = promptLengths[i] - 1;
     }
     NDArray at = m.create(last, new Shape(b, 1, 1)).repeat(2, c); // (B, 1, C)
-    NDArray promptLast = prompt.gather(at, 1); // (B, 1, C)
+    NDArray xPromptLast =
+        x.get(":, 0:" + promptTokens + ", :").reshape(b, p, c).gather(at, 1); // (B, 1, C)
+    NDArray xKept =
+        NDArrays.concat(
+            new NDList(xPromptLast.reshape(1, b, c), x.get(":, " + promptTokens + ":, :")),
+            1); // (1, B + k B R, C)
+    Block top = blocks.get(lastLayer);
+    xKept =
+        xKept.add(
+            sharedAttention(
+                lastLayer,
+                top,
+                rmsNorm(x, top.inputNorm),
+                b,
+                p,
+                k,
+                r,
+                promptPos,
+                responsePos,
+                lastQueries(m, promptLengths, p),
+                adapter));
+    xKept = xKept.add(mlp(lastLayer, top, rmsNorm(xKept, top.postNorm), adapter));
+    NDArray promptLast = xKept.get(":, 0:" + b + ", :").reshape(b, 1, c); // (B, 1, C)
+    NDArray responses = xKept.get(":, " + b + ":, :").reshape(rows, r, c); // (k B, R, C)
     NDList tiled = new NDList();
     for (int i = 0; i < k; i++) {
       tiled.add(promptLast);
@@ -326,6 +351,7 @@ public final class CausalLm implements AutoCloseable {
       long r,
       Positions promptPos,
       Positions responsePos,
+      LastQueries lastQueries,
       Adapter adapter) {
     long promptTokens = b * p;
     long rows = k * b;
@@ -347,17 +373,53 @@ public final class CausalLm implements AutoCloseable {
     NDArray kp = rope(pq[1], promptPos.cos(), promptPos.sin()); // (B, nkv, P, hs)
     NDArray qr = rope(rq[0], responsePos.cos(), responsePos.sin()); // (k B, nh, R, hs)
     NDArray kr = rope(rq[1], responsePos.cos(), responsePos.sin()); // (k B, nkv, R, hs)
-    NDArray yp = attend(scaled(qp), kp, pq[2], promptPos.mask()); // (B, nh, P, hs)
+    long promptQueries = p;
+    if (lastQueries != null) { // the last layer: only each prompt's last position
+      qp = qp.gather(lastQueries.index(), 2); // (B, nh, 1, hs)
+      promptQueries = 1;
+    }
+    NDArray yp =
+        attend(
+            scaled(qp),
+            kp,
+            pq[2],
+            lastQueries != null ? lastQueries.mask() : promptPos.mask()); // (B, nh, P|1, hs)
     NDArray keys = NDArrays.concat(new NDList(repeatRows(kp, k), kr), 2); // (k B, nkv, P + R, hs)
     NDArray values = NDArrays.concat(new NDList(repeatRows(pq[2], k), rq[2]), 2);
     NDArray yr = attend(scaled(qr), keys, values, responsePos.mask()); // (k B, nh, R, hs)
     NDArray y =
         NDArrays.concat(
             new NDList(
-                yp.transpose(1, 0, 2, 3).reshape(1, nh, promptTokens, hs),
+                yp.transpose(1, 0, 2, 3).reshape(1, nh, b * promptQueries, hs),
                 yr.transpose(1, 0, 2, 3).reshape(1, nh, rows * r, hs)),
-            2); // (1, nh, total, hs)
-    return output(l, blk, y, adapter); // (1, total, C)
+            2); // (1, nh, B P|B + k B R, hs)
+    return output(l, blk, y, adapter); // (1, B P|B + k B R, C)
+  }
+
+  /** Each prompt's last query: its gather index (B, nh, 1, hs) and its mask (B, 1, 1, P). */
+  private record LastQueries(NDArray index, NDArray mask) {}
+
+  private LastQueries lastQueries(NDManager m, int[] promptLengths, long p) {
+    int b = promptLengths.length;
+    int pl = (int) p;
+    long[] last = new long[b];
+    float[] mask = new float[b * pl];
+    java.util.Arrays.fill(mask, -Float.MAX_VALUE);
+    int window = config.slidingWindow();
+    for (int i = 0; i < b; i++) {
+      int len = promptLengths[i];
+      last[i] = len - 1;
+      for (int key = 0; key < len; key++) {
+        if (window <= 0 || len - 1 - key < window) {
+          mask[i * pl + key] = 0f;
+        }
+      }
+    }
+    NDArray index =
+        m.create(last, new Shape(b, 1, 1, 1))
+            .repeat(1, config.numHeads())
+            .repeat(3, config.headDim()); // (B, nh, 1, hs)
+    return new LastQueries(index, m.create(mask, new Shape(b, 1, 1, pl)));
   }
 
   /** [x; x; ...] k times along rows: (B, ...) -> (k B, ...). Gradients of the copies add up. */
