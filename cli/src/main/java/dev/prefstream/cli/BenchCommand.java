@@ -1,5 +1,6 @@
 package dev.prefstream.cli;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.prefstream.trainer.bench.TrainBenchmark;
 import dev.prefstream.trainer.recipe.Recipe;
 import java.io.PrintWriter;
@@ -30,43 +31,58 @@ public final class BenchCommand implements Runnable {
   @Command(
       name = "train",
       description =
-          "Tokens/s of a DPO step on a bench preset and its FLOP efficiency against the sgemm peak"
-              + " of the same libtorch, measured in the same run.",
+          "The plain DPO step (TRL's concatenated forward) and the shared-prompt step on the same"
+              + " pairs, in one run: seconds per step, tokens/s, FLOP efficiency (the plain step's"
+              + " FLOPs / the step's time / the sgemm peak of the same libtorch, measured in the same"
+              + " run) and peak resident memory.",
       mixinStandardHelpOptions = true,
       modelTransformer = Train.Flags.class)
   static final class Train implements Callable<Integer> {
 
     @Spec CommandSpec spec;
 
-    @Option(names = "--hidden-size", defaultValue = "512")
-    int hiddenSize;
+    @Option(
+        names = "--shape",
+        defaultValue = "default",
+        description =
+            "default (hidden 512, 8 layers, byte vocabulary; seq 512, 4 pairs) or qwen2.5-0.5b"
+                + " (Qwen2.5-0.5B's shape with random weights; seq 1024, 1 pair).")
+    String shape;
 
-    @Option(names = "--layers", defaultValue = "8")
-    int layers;
+    @Option(
+        names = "--seq-len",
+        description = "Tokens per sequence: a prompt and responses of half that each.")
+    Integer seqLen;
 
-    @Option(names = "--heads", defaultValue = "8")
-    int heads;
+    @Option(names = "--pairs", description = "Pairs per step.")
+    Integer pairs;
 
-    @Option(names = "--kv-heads", defaultValue = "8")
-    int kvHeads;
-
-    @Option(names = "--intermediate-size", defaultValue = "1408")
-    int intermediateSize;
-
-    @Option(names = "--seq-len", defaultValue = "512")
-    int seqLen;
-
-    @Option(names = "--pairs", defaultValue = "4")
-    int pairs;
-
-    @Option(names = "--lora-r", defaultValue = "16")
+    @Option(names = "--lora-r", defaultValue = "16", description = "Default: ${DEFAULT-VALUE}.")
     int loraR;
 
-    @Option(names = "--warmup", defaultValue = "1")
+    @Option(
+        names = "--warmup",
+        defaultValue = "1",
+        description = "Untimed steps of each kind (default: ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--steps", defaultValue = "3")
+    @Option(
+        names = "--steps",
+        defaultValue = "3",
+        description = "Timed steps of each kind; the best counts (default: ${DEFAULT-VALUE}).")
     int steps;
+
+    @Option(names = "--plain", description = "Only the plain step.")
+    boolean plainOnly;
+
+    @Option(names = "--fast", description = "Only the shared-prompt step.")
+    boolean fastOnly;
+
+    @Option(
+        names = "--output",
+        defaultValue = "table",
+        description = "table or json (one object on stdout; progress on stderr).")
+    String output;
 
     @Mixin ConfigOptions config;
 
@@ -86,26 +102,33 @@ public final class BenchCommand implements Runnable {
       return Cli.run(
           spec,
           () -> {
+            if (!output.equals("json") && !output.equals("table")) {
+              throw new IllegalArgumentException("--output must be json or table, got " + output);
+            }
+            if (plainOnly && fastOnly) {
+              throw new IllegalArgumentException("--plain and --fast exclude each other");
+            }
+            TrainBenchmark.Preset preset = TrainBenchmark.Preset.named(shape);
+            boolean json = output.equals("json");
             PrintWriter out = spec.commandLine().getOut();
+            PrintWriter progress = json ? spec.commandLine().getErr() : out;
             TrainBenchmark.Result r =
                 TrainBenchmark.run(
                     new TrainBenchmark.Options(
-                        hiddenSize,
-                        layers,
-                        heads,
-                        kvHeads,
-                        intermediateSize,
-                        seqLen,
-                        pairs,
+                        preset,
+                        seqLen != null ? seqLen : preset.seqLen(),
+                        pairs != null ? pairs : preset.pairs(),
                         loraR,
                         warmup,
                         steps,
+                        !fastOnly,
+                        !plainOnly,
                         new Recipe(config.settings(Map.of())).device()),
                     line -> {
-                      out.println(line);
-                      out.flush();
+                      progress.println(line);
+                      progress.flush();
                     });
-            out.println(r.describe());
+            out.println(json ? new ObjectMapper().writeValueAsString(r.json()) : r.describe());
             out.flush();
             return 0;
           });

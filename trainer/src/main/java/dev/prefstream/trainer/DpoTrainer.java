@@ -49,6 +49,9 @@ public final class DpoTrainer implements AutoCloseable {
 
   private RunningMoments moments = new RunningMoments();
 
+  /** The plain step (TRL's concatenated forward) instead of the shared-prompt one. */
+  private boolean plain;
+
   /** Test seam: runs inside the GradientCollector between the policy forward and backward. */
   private Runnable beforeBackward = () -> {};
 
@@ -91,6 +94,16 @@ public final class DpoTrainer implements AutoCloseable {
     this.beforeUpdate = hook;
   }
 
+  /**
+   * Chooses TRL's plain concatenated forward for pairwise steps (every row prompt + response, the
+   * LM head on every position) instead of the default shared-prompt step, which computes the same
+   * loss and gradients with less work: for benchmarks and comparisons. Evaluation is unaffected.
+   */
+  public DpoTrainer usePlainStep(boolean plain) {
+    this.plain = plain;
+    return this;
+  }
+
   public TrainConfig config() {
     return cfg;
   }
@@ -112,7 +125,10 @@ public final class DpoTrainer implements AutoCloseable {
   public StepResult step(List<EncodedPair> batch) {
     requireLoss(false, "step", "stepUnpaired");
     requireNonEmpty(batch);
-    return optimize(pairs.forStep(batch, moments, next -> moments = next));
+    return optimize(
+        plain
+            ? pairs.plainStep(batch, moments, next -> moments = next)
+            : pairs.sharedPromptStep(batch, moments, next -> moments = next));
   }
 
   /** As {@link #step}, for kto and apo_zero_unpaired on unpaired examples. */

@@ -12,7 +12,7 @@ import java.util.List;
  * that are response tokens. For pairs the rows are [chosen_0..chosen_B-1, rejected_0..rejected_B-1]
  * (TRL's concatenated forward: one pass scores both).
  */
-final class SequenceBatch {
+final class SequenceBatch implements TokenRows {
 
   private final NDArray ids; // (N, T) int64
   private final NDArray mask; // (N, T-1): 1 where target t+1 is a response token
@@ -96,27 +96,23 @@ final class SequenceBatch {
   }
 
   /** Sum over each row's response tokens of the per-token log-probs (N, T-1) -> (N). */
-  NDArray sums(NDArray tokenLogps) {
+  @Override
+  public NDArray sums(NDArray tokenLogps) {
     return tokenLogps.mul(mask).sum(new int[] {1});
   }
 
-  /** Per-token average over each row's response tokens -> (N). */
-  NDArray means(NDArray tokenLogps) {
+  @Override
+  public NDArray means(NDArray tokenLogps) {
     return perToken(sums(tokenLogps));
   }
 
-  /** Divides per-row totals (N) by each row's response length. */
-  NDArray perToken(NDArray rowTotals) {
+  @Override
+  public NDArray perToken(NDArray rowTotals) {
     return rowTotals.div(lengths);
   }
 
-  /**
-   * LD-DPO's length-desensitized sum (Liu et al. 2024, "Length Desensitization in Directed
-   * Preference Optimization", arXiv:2409.06411): in each pair the first min(|chosen|, |rejected|)
-   * response tokens count fully, the rest ("verbose" tokens) by {@code alpha}. Rows must be pairs
-   * (chosen half, then rejected half).
-   */
-  NDArray ldSums(NDArray tokenLogps, double alpha) {
+  @Override
+  public NDArray ldSums(NDArray tokenLogps, double alpha) {
     int n = rows();
     int b = n / 2;
     float[] w = new float[n * (t - 1)];

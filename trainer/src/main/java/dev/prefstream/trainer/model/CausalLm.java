@@ -35,8 +35,11 @@ public final class CausalLm implements AutoCloseable {
       NDArray wDown, // (C, I)
       NDArray bDown) {} // (C) or null
 
-  /** Largest attention-score block computed at once on CPU (see {@link #causalAttention}). */
+  /** Largest attention-score block computed at once on CPU (see {@link #attend}). */
   static final long ATTENTION_CHUNK_BYTES = 16L << 20;
+
+  /** Largest (positions, vocabulary) logits block of the response-only LM head. */
+  static final long HEAD_CHUNK_BYTES = 64L << 20;
 
   private final ModelConfig config;
   private final NDManager manager;
@@ -47,6 +50,7 @@ public final class CausalLm implements AutoCloseable {
   private final String name;
   private final String sha256;
   private long chunkTokens;
+  private long headChunkPositions;
   private final long attentionChunkBytes;
 
   private CausalLm(
@@ -70,6 +74,7 @@ public final class CausalLm implements AutoCloseable {
     boolean gpu = manager.getDevice().isGpu();
     this.chunkTokens = gpu ? 16384 : 1024;
     this.attentionChunkBytes = gpu ? 1L << 30 : ATTENTION_CHUNK_BYTES;
+    this.headChunkPositions = Math.max(1, HEAD_CHUNK_BYTES / (4L * config.vocabSize()));
   }
 
   /** The best device DJL's PyTorch engine sees: the first GPU, else the CPU. */
@@ -224,6 +229,357 @@ public final class CausalLm implements AutoCloseable {
     return forward(ids, adapter, positions(ids.getManager(), ids.getShape().get(1)));
   }
 
+  /** Tokens per forward chunk (see {@link #setChunkTokens}). */
+  public long chunkTokens() {
+    return chunkTokens;
+  }
+
+  /**
+   * The shared-prompt forward: every prompt runs once, and each of its responses attends to the
+   * prompt's keys and values at every layer, as if it followed the prompt in one sequence (same
+   * positions, same causal mask), so gradients through the shared prompt add up over its responses.
+   * Prompt and response tokens go through the projections and MLPs as one matrix.
+   *
+   * @param promptIds (B, P) int64, right-padded; prompt i has {@code promptLengths[i]} real tokens
+   * @param responseIds (k B, R) int64, right-padded; row r answers prompt {@code r % B}
+   * @return the final-norm hidden states (k B, R, C) whose position j predicts response token j
+   *     (position 0 is the prompt's last token, position j > 0 response token j - 1)
+   */
+  public NDArray responseHidden(
+      NDArray promptIds, int[] promptLengths, NDArray responseIds, Adapter adapter) {
+    long b = promptIds.getShape().get(0);
+    long p = promptIds.getShape().get(1);
+    long rows = responseIds.getShape().get(0);
+    long r = responseIds.getShape().get(1);
+    if (promptLengths.length != b || rows % b != 0) {
+      throw new IllegalArgumentException(
+          "prompts ("
+              + b
+              + ", "
+              + p
+              + ") with "
+              + promptLengths.length
+              + " lengths cannot own "
+              + rows
+              + " response rows");
+    }
+    for (int len : promptLengths) {
+      if (len < 1 || len > p) {
+        throw new IllegalArgumentException("prompt length " + len + " outside [1, " + p + "]");
+      }
+    }
+    int k = (int) (rows / b);
+    long c = config.hiddenSize();
+    NDManager m = promptIds.getManager();
+    Positions promptPos = positions(m, p);
+    Positions responsePos = responsePositions(m, promptLengths, k, p, r);
+    long promptTokens = b * p;
+    // prompt tokens then response tokens, as one (1, b P + k b R, C) sequence of independent tokens
+    NDArray x =
+        NDArrays.concat(
+            new NDList(
+                embed(promptIds.reshape(1, promptTokens)), embed(responseIds.reshape(1, rows * r))),
+            1);
+    int lastLayer = blocks.size() - 1;
+    for (int l = 0; l < lastLayer; l++) {
+      Block blk = blocks.get(l);
+      NDArray attn =
+          sharedAttention(
+              l, blk, rmsNorm(x, blk.inputNorm), b, p, k, r, promptPos, responsePos, null, adapter);
+      x = x.add(attn);
+      x = x.add(mlp(l, blk, rmsNorm(x, blk.postNorm), adapter));
+    }
+    // The last layer: the prompts' keys and values still serve the responses, but of the prompt
+    // positions only each prompt's last one goes on (it predicts the first response token), so
+    // its other queries, output projections and MLP rows are skipped.
+    long[] last = new long[(int) b];
+    for (int i = 0; i < b; i++) {
+      last[i] = promptLengths[i] - 1;
+    }
+    NDArray at = m.create(last, new Shape(b, 1, 1)).repeat(2, c); // (B, 1, C)
+    NDArray xPromptLast =
+        x.get(":, 0:" + promptTokens + ", :").reshape(b, p, c).gather(at, 1); // (B, 1, C)
+    NDArray xKept =
+        NDArrays.concat(
+            new NDList(xPromptLast.reshape(1, b, c), x.get(":, " + promptTokens + ":, :")),
+            1); // (1, B + k B R, C)
+    Block top = blocks.get(lastLayer);
+    xKept =
+        xKept.add(
+            sharedAttention(
+                lastLayer,
+                top,
+                rmsNorm(x, top.inputNorm),
+                b,
+                p,
+                k,
+                r,
+                promptPos,
+                responsePos,
+                lastQueries(m, promptLengths, p),
+                adapter));
+    xKept = xKept.add(mlp(lastLayer, top, rmsNorm(xKept, top.postNorm), adapter));
+    NDArray promptLast = xKept.get(":, 0:" + b + ", :").reshape(b, 1, c); // (B, 1, C)
+    NDArray responses = xKept.get(":, " + b + ":, :").reshape(rows, r, c); // (k B, R, C)
+    NDList tiled = new NDList();
+    for (int i = 0; i < k; i++) {
+      tiled.add(promptLast);
+    }
+    NDArray first = k == 1 ? promptLast : NDArrays.concat(tiled, 0); // (k B, 1, C)
+    NDArray h =
+        r == 1
+            ? first
+            : NDArrays.concat(new NDList(first, responses.get(":, :-1, :")), 1); // (k B, R, C)
+    return rmsNorm(h, finalNorm);
+  }
+
+  private NDArray embed(NDArray ids) {
+    return embed.getNDArrayInternal().embedding(ids, embed, SparseFormat.DENSE).head();
+  }
+
+  /**
+   * Attention of the shared-prompt forward on normed x (1, B P + k B R, C): prompts attend causally
+   * to themselves, responses to their prompt's real tokens and causally to themselves.
+   */
+  private NDArray sharedAttention(
+      int l,
+      Block blk,
+      NDArray x,
+      long b,
+      long p,
+      int k,
+      long r,
+      Positions promptPos,
+      Positions responsePos,
+      LastQueries lastQueries,
+      Adapter adapter) {
+    long promptTokens = b * p;
+    long rows = k * b;
+    long total = promptTokens + rows * r;
+    int nh = config.numHeads();
+    int nkv = config.numKvHeads();
+    int hs = config.headDim();
+    NDArray[] all = qkv(l, blk, x, adapter, 1, total); // (1, heads, b P + k b R, hs) each
+    NDArray[] pq = new NDArray[3];
+    NDArray[] rq = new NDArray[3];
+    for (int i = 0; i < 3; i++) {
+      long heads = i == 0 ? nh : nkv;
+      NDArray t = all[i].squeeze(0); // (heads, total, hs)
+      pq[i] = t.get(":, 0:" + promptTokens + ", :").reshape(heads, b, p, hs).transpose(1, 0, 2, 3);
+      rq[i] =
+          t.get(":, " + promptTokens + ":, :").reshape(heads, rows, r, hs).transpose(1, 0, 2, 3);
+    }
+    NDArray qp = rope(pq[0], promptPos.cos(), promptPos.sin()); // (B, nh, P, hs)
+    NDArray kp = rope(pq[1], promptPos.cos(), promptPos.sin()); // (B, nkv, P, hs)
+    NDArray qr = rope(rq[0], responsePos.cos(), responsePos.sin()); // (k B, nh, R, hs)
+    NDArray kr = rope(rq[1], responsePos.cos(), responsePos.sin()); // (k B, nkv, R, hs)
+    long promptQueries = p;
+    if (lastQueries != null) { // the last layer: only each prompt's last position
+      qp = qp.gather(lastQueries.index(), 2); // (B, nh, 1, hs)
+      promptQueries = 1;
+    }
+    NDArray yp =
+        attend(
+            scaled(qp),
+            kp,
+            pq[2],
+            lastQueries != null ? lastQueries.mask() : promptPos.mask()); // (B, nh, P|1, hs)
+    NDArray keys = NDArrays.concat(new NDList(repeatRows(kp, k), kr), 2); // (k B, nkv, P + R, hs)
+    NDArray values = NDArrays.concat(new NDList(repeatRows(pq[2], k), rq[2]), 2);
+    NDArray yr = attend(scaled(qr), keys, values, responsePos.mask()); // (k B, nh, R, hs)
+    NDArray y =
+        NDArrays.concat(
+            new NDList(
+                yp.transpose(1, 0, 2, 3).reshape(1, nh, b * promptQueries, hs),
+                yr.transpose(1, 0, 2, 3).reshape(1, nh, rows * r, hs)),
+            2); // (1, nh, B P|B + k B R, hs)
+    return output(l, blk, y, adapter); // (1, B P|B + k B R, C)
+  }
+
+  /** Each prompt's last query: its gather index (B, nh, 1, hs) and its mask (B, 1, 1, P). */
+  private record LastQueries(NDArray index, NDArray mask) {}
+
+  private LastQueries lastQueries(NDManager m, int[] promptLengths, long p) {
+    int b = promptLengths.length;
+    int pl = (int) p;
+    long[] last = new long[b];
+    float[] mask = new float[b * pl];
+    java.util.Arrays.fill(mask, -Float.MAX_VALUE);
+    int window = config.slidingWindow();
+    for (int i = 0; i < b; i++) {
+      int len = promptLengths[i];
+      last[i] = len - 1;
+      for (int key = 0; key < len; key++) {
+        if (window <= 0 || len - 1 - key < window) {
+          mask[i * pl + key] = 0f;
+        }
+      }
+    }
+    NDArray index =
+        m.create(last, new Shape(b, 1, 1, 1))
+            .repeat(1, config.numHeads())
+            .repeat(3, config.headDim()); // (B, nh, 1, hs)
+    return new LastQueries(index, m.create(mask, new Shape(b, 1, 1, pl)));
+  }
+
+  /** [x; x; ...] k times along rows: (B, ...) -> (k B, ...). Gradients of the copies add up. */
+  private static NDArray repeatRows(NDArray x, int k) {
+    if (k == 1) {
+      return x;
+    }
+    NDList copies = new NDList();
+    for (int i = 0; i < k; i++) {
+      copies.add(x);
+    }
+    return NDArrays.concat(copies, 0);
+  }
+
+  /**
+   * RoPE tables (k B, 1, R, hs) at each response row's own positions (its prompt's length onwards)
+   * and the mask (k B, 1, R, P + R) over [padded prompt keys; response keys]: a prompt's real
+   * tokens are all visible, its padding never, response keys causally, all within the sliding
+   * window when the model has one.
+   */
+  private Positions responsePositions(NDManager m, int[] promptLengths, int k, long p, long r) {
+    int b = promptLengths.length;
+    int rows = k * b;
+    int hs = config.headDim();
+    int pl = (int) p;
+    int rl = (int) r;
+    float[][] cs = config.rope().cosSin(pl + rl);
+    float[] cos = new float[rows * rl * hs];
+    float[] sin = new float[rows * rl * hs];
+    int width = pl + rl;
+    float[] mask = new float[rows * rl * width];
+    java.util.Arrays.fill(mask, -Float.MAX_VALUE);
+    int window = config.slidingWindow();
+    for (int row = 0; row < rows; row++) {
+      int len = promptLengths[row % b];
+      System.arraycopy(cs[0], len * hs, cos, row * rl * hs, rl * hs);
+      System.arraycopy(cs[1], len * hs, sin, row * rl * hs, rl * hs);
+      for (int q = 0; q < rl; q++) {
+        int base = (row * rl + q) * width;
+        int position = len + q;
+        for (int key = 0; key < len; key++) {
+          if (window <= 0 || position - key < window) {
+            mask[base + key] = 0f;
+          }
+        }
+        for (int key = 0; key <= q; key++) {
+          if (window <= 0 || q - key < window) {
+            mask[base + pl + key] = 0f;
+          }
+        }
+      }
+    }
+    return new Positions(
+        m.create(cos, new Shape(rows, 1, rl, hs)),
+        m.create(sin, new Shape(rows, 1, rl, hs)),
+        m.create(mask, new Shape(rows, 1, rl, width)));
+  }
+
+  /**
+   * log p(target) of each position from hidden states (N, R, C) and targets (N, R) int64: (N, R).
+   * The LM head and log-softmax run on blocks of positions whose logits stay under {@link
+   * #HEAD_CHUNK_BYTES}, and none of them is kept for backward. With {@code trainable} the result
+   * carries the exact gradient d log p(target) / d h = W[target] - softmax(h W^T) W (Hugging Face's
+   * head is frozen here: LoRA never targets it), attached as (h - stop_gradient(h)) . g, which is
+   * exactly zero in value: so backward keeps a (N, R, C) array instead of (N, R, V) ones.
+   */
+  public NDArray responseLogps(NDArray hidden, NDArray targets, boolean trainable) {
+    long n = hidden.getShape().get(0);
+    long r = hidden.getShape().get(1);
+    long c = hidden.getShape().get(2);
+    NDArray h = hidden.reshape(n * r, c); // (N R, C)
+    NDArray t = targets.reshape(n * r, 1); // (N R, 1)
+    long block = headBlock();
+    NDList out = new NDList();
+    for (long from = 0; from < n * r; from += block) {
+      String span = from + ":" + Math.min(n * r, from + block);
+      NDArray hc = h.get(span); // (s, C)
+      NDArray tc = t.get(span); // (s, 1)
+      NDArray fixed = trainable ? hc.stopGradient() : hc;
+      NDArray logits = Ops.linear(fixed, lmHead, null); // (s, V)
+      NDArray logp = logits.logSoftmax(1);
+      logits.close();
+      NDArray value = logp.gather(tc, 1).squeeze(1); // (s)
+      if (trainable) {
+        NDArray p = logp.exp();
+        logp.close();
+        NDArray expected = p.matMul(lmHead); // (s, C)
+        p.close();
+        NDArray target = embed(tc.squeeze(1), lmHead); // (s, C)
+        NDArray g = target.sub(expected);
+        target.close();
+        expected.close();
+        value = value.add(hc.sub(fixed).mul(g).sum(new int[] {1}));
+      } else {
+        logp.close();
+      }
+      out.add(value);
+    }
+    NDArray all = out.size() == 1 ? out.head() : NDArrays.concat(out, 0);
+    return all.reshape(n, r);
+  }
+
+  /**
+   * Per position of hidden states (N, R, C) of a policy and of its reference: log p(target) under
+   * each, and KL(policy || reference) over the vocabulary, in nats, each (N, R). No gradients.
+   */
+  public NDArray[] responseLogpsAndKl(NDArray policy, NDArray reference, NDArray targets) {
+    long n = policy.getShape().get(0);
+    long r = policy.getShape().get(1);
+    long c = policy.getShape().get(2);
+    NDArray hp = policy.reshape(n * r, c);
+    NDArray hq = reference.reshape(n * r, c);
+    NDArray t = targets.reshape(n * r, 1);
+    long block = headBlock();
+    NDList[] out = {new NDList(), new NDList(), new NDList()};
+    for (long from = 0; from < n * r; from += block) {
+      String span = from + ":" + Math.min(n * r, from + block);
+      NDArray tc = t.get(span);
+      NDArray logitsP = Ops.linear(hp.get(span), lmHead, null); // (s, V)
+      NDArray logP = logitsP.logSoftmax(1);
+      logitsP.close();
+      NDArray logitsQ = Ops.linear(hq.get(span), lmHead, null);
+      NDArray logQ = logitsQ.logSoftmax(1);
+      logitsQ.close();
+      out[0].add(logP.gather(tc, 1).squeeze(1));
+      out[1].add(logQ.gather(tc, 1).squeeze(1));
+      NDArray diff = logP.sub(logQ);
+      NDArray probs = logP.exp();
+      NDArray terms = probs.mul(diff);
+      out[2].add(terms.sum(new int[] {1}));
+      for (NDArray a : new NDArray[] {logP, logQ, diff, probs, terms}) {
+        a.close();
+      }
+    }
+    NDArray[] result = new NDArray[3];
+    for (int i = 0; i < 3; i++) {
+      result[i] = (out[i].size() == 1 ? out[i].head() : NDArrays.concat(out[i], 0)).reshape(n, r);
+    }
+    return result;
+  }
+
+  private long headBlock() {
+    return headChunkPositions;
+  }
+
+  /**
+   * Positions per LM-head block in {@link #responseLogps} (default: logits of at most {@link
+   * #HEAD_CHUNK_BYTES}).
+   */
+  public void setHeadChunkPositions(long positions) {
+    if (positions < 1) {
+      throw new IllegalArgumentException("head chunk positions must be >= 1, got " + positions);
+    }
+    this.headChunkPositions = positions;
+  }
+
+  private static NDArray embed(NDArray ids, NDArray table) {
+    return table.getNDArrayInternal().embedding(ids, table, SparseFormat.DENSE).head();
+  }
+
   /** What depends only on the positions 0..T-1: RoPE tables and the causal mask. */
   private record Positions(NDArray cos, NDArray sin, NDArray mask) {}
 
@@ -237,7 +593,7 @@ public final class CausalLm implements AutoCloseable {
   }
 
   private NDArray forward(NDArray ids, Adapter adapter, Positions p) {
-    NDArray x = embed.getNDArrayInternal().embedding(ids, embed, SparseFormat.DENSE).head();
+    NDArray x = embed(ids);
     for (int l = 0; l < blocks.size(); l++) {
       Block b = blocks.get(l);
       x = x.add(attention(l, b, rmsNorm(x, b.inputNorm), p, adapter)); // (N, T, C)
@@ -250,6 +606,15 @@ public final class CausalLm implements AutoCloseable {
   private NDArray attention(int l, Block b, NDArray x, Positions p, Adapter adapter) {
     long n = x.getShape().get(0);
     long t = x.getShape().get(1);
+    NDArray[] qkv = qkv(l, b, x, adapter, n, t); // (N, nh|nkv, T, hs) each
+    NDArray q = rope(qkv[0], p.cos(), p.sin()); // (N, nh, T, hs)
+    NDArray k = rope(qkv[1], p.cos(), p.sin()); // (N, nkv, T, hs)
+    NDArray y = attend(scaled(q), k, qkv[2], p.mask()); // (N, nh, T, hs)
+    return output(l, b, y, adapter); // (N, T, C)
+  }
+
+  /** q, k, v of x (N, T, C), split into heads: (N, nh, T, hs), (N, nkv, T, hs), (N, nkv, T, hs). */
+  private NDArray[] qkv(int l, Block b, NDArray x, Adapter adapter, long n, long t) {
     int nh = config.numHeads();
     int nkv = config.numKvHeads();
     int hs = config.headDim();
@@ -257,39 +622,62 @@ public final class CausalLm implements AutoCloseable {
     NDArray q = plus(qkv.get(0), adapter, l, Projection.Q, x); // (N, T, nh hs)
     NDArray k = plus(qkv.get(1), adapter, l, Projection.K, x); // (N, T, nkv hs)
     NDArray v = plus(qkv.get(2), adapter, l, Projection.V, x); // (N, T, nkv hs)
-    q = rope(q.reshape(n, t, nh, hs).transpose(0, 2, 1, 3), p); // (N, nh, T, hs)
-    k = rope(k.reshape(n, t, nkv, hs).transpose(0, 2, 1, 3), p); // (N, nkv, T, hs)
-    v = v.reshape(n, t, nkv, hs).transpose(0, 2, 1, 3); // (N, nkv, T, hs)
-    NDArray y = causalAttention(Ops.mul(q, 1.0 / Math.sqrt(hs)), k, v, p.mask()); // (N, nh, T, hs)
-    y = y.transpose(0, 2, 1, 3).reshape(n, t, nh * hs); // (N, T, nh hs)
-    return plus(Ops.linear(y, b.wO, b.bO), adapter, l, Projection.O, y); // (N, T, C)
+    return new NDArray[] {
+      q.reshape(n, t, nh, hs).transpose(0, 2, 1, 3), // (N, nh, T, hs)
+      k.reshape(n, t, nkv, hs).transpose(0, 2, 1, 3), // (N, nkv, T, hs)
+      v.reshape(n, t, nkv, hs).transpose(0, 2, 1, 3) // (N, nkv, T, hs)
+    };
+  }
+
+  private NDArray scaled(NDArray q) {
+    return Ops.mul(q, 1.0 / Math.sqrt(config.headDim()));
+  }
+
+  /** The output projection of attention heads y (N, nh, T, hs): (N, T, C). */
+  private NDArray output(int l, Block b, NDArray y, Adapter adapter) {
+    long n = y.getShape().get(0);
+    long t = y.getShape().get(2);
+    NDArray merged =
+        y.transpose(0, 2, 1, 3).reshape(n, t, (long) config.numHeads() * config.headDim());
+    return plus(Ops.linear(merged, b.wO, b.bO), adapter, l, Projection.O, merged); // (N, T, C)
   }
 
   /**
-   * softmax(q k^T + mask) v for pre-scaled q (N, nh, T, hs) and k, v (N, nkv, T, hs). Grouped-query
-   * attention without repeating k/v: the g query heads of one kv head are stacked along time, so
-   * each kv head meets all its queries in one matmul. Rows are processed in chunks whose scores
-   * stay under {@link #ATTENTION_CHUNK_BYTES} on CPU: larger blocks exceed glibc's mmap threshold,
-   * and every fresh mapping costs page faults on each use.
+   * softmax(q k^T + mask) v for pre-scaled q (N, nh, Tq, hs) and k, v (N, nkv, Tk, hs), with an
+   * additive mask (Tq, Tk) shared by all rows or (N, 1, Tq, Tk) per row. Grouped-query attention
+   * without repeating k/v: the g query heads of one kv head are stacked along time, so each kv head
+   * meets all its queries in one matmul. Rows are processed in chunks whose scores stay under
+   * {@link #ATTENTION_CHUNK_BYTES} on CPU: larger blocks exceed glibc's mmap threshold, and every
+   * fresh mapping costs page faults on each use.
    */
-  private NDArray causalAttention(NDArray q, NDArray k, NDArray v, NDArray mask) {
+  private NDArray attend(NDArray q, NDArray k, NDArray v, NDArray mask) {
     long n = q.getShape().get(0);
-    long t = q.getShape().get(2);
+    long tq = q.getShape().get(2);
+    long tk = k.getShape().get(2);
     int nh = config.numHeads();
     int nkv = config.numKvHeads();
     int hs = config.headDim();
     int g = config.groupSize();
-    long rows = Math.max(1, attentionChunkBytes / (4L * nh * t * t));
+    boolean perRow = mask.getShape().dimension() == 4;
+    long rows = Math.max(1, attentionChunkBytes / (4L * nh * tq * tk));
     NDList out = new NDList();
     for (long from = 0; from < n; from += rows) {
       String r = from + ":" + Math.min(n, from + rows);
       NDArray qc = q.get(r);
       long c = qc.getShape().get(0);
-      NDArray qg = qc.reshape(c, nkv, g * t, hs); // (c, nkv, g T, hs)
-      NDArray att = qg.matMul(k.get(r).transpose(0, 1, 3, 2)); // (c, nkv, g T, T)
-      att = att.reshape(c, nh, t, t).add(mask).softmax(-1); // (c, nh, T, T)
-      NDArray y = att.reshape(c, nkv, g * t, t).matMul(v.get(r)); // (c, nkv, g T, hs)
-      out.add(y.reshape(c, nh, t, hs)); // (c, nh, T, hs)
+      NDArray qg = qc.reshape(c, nkv, g * tq, hs); // (c, nkv, g Tq, hs)
+      NDArray scores = qg.matMul(k.get(r).transpose(0, 1, 3, 2)); // (c, nkv, g Tq, Tk)
+      NDArray byHead = scores.reshape(c, nh, tq, tk); // a view: it keeps the scores alive too
+      NDArray masked = byHead.add(perRow ? mask.get(r) : mask);
+      NDArray att = masked.softmax(-1); // (c, nh, Tq, Tk)
+      // the scores before softmax are not needed for backward (softmax keeps its output, the
+      // matmul its inputs): free them now rather than with the step, a third of the memory
+      // attention holds otherwise (autograd keeps its own references to what it saved)
+      scores.close();
+      byHead.close();
+      masked.close();
+      NDArray y = att.reshape(c, nkv, g * tq, tk).matMul(v.get(r)); // (c, nkv, g Tq, hs)
+      out.add(y.reshape(c, nh, tq, hs)); // (c, nh, Tq, hs)
     }
     return out.size() == 1 ? out.head() : NDArrays.concat(out, 0);
   }
@@ -317,11 +705,14 @@ public final class CausalLm implements AutoCloseable {
     return x.mul(Ops.pow(Ops.add(variance, config.rmsNormEps()), -0.5)).mul(weight);
   }
 
-  /** q * cos + rotate_half(q) * sin, rotate_half(x) = cat(-x[..., d/2:], x[..., :d/2]). */
-  private static NDArray rope(NDArray x, Positions p) {
+  /**
+   * q * cos + rotate_half(q) * sin, rotate_half(x) = cat(-x[..., d/2:], x[..., :d/2]); cos and sin
+   * are (T, hs) for positions shared by all rows or (N, 1, T, hs) per row.
+   */
+  private static NDArray rope(NDArray x, NDArray cos, NDArray sin) {
     NDList halves = x.split(2, 3); // 2 x (..., T, hs/2)
     NDArray rotated = NDArrays.concat(new NDList(halves.get(1).neg(), halves.get(0)), 3);
-    return x.mul(p.cos()).add(rotated.mul(p.sin()));
+    return x.mul(cos).add(rotated.mul(sin));
   }
 
   /** Additive mask (T, T): 0 where key j may be seen from query i, float32 min elsewhere. */

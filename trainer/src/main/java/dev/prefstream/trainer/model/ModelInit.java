@@ -5,8 +5,12 @@ import com.fasterxml.jackson.core.util.Separators;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.prefstream.schemas.FileNames;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -198,7 +202,7 @@ public final class ModelInit {
     var writer = JSON.writer(pretty);
     Files.writeString(
         outDir.resolve(FileNames.MODEL_CONFIG), writer.writeValueAsString(config(spec)) + "\n");
-    Files.write(outDir.resolve("model.safetensors"), Safetensors.write(weights(spec)));
+    writeWeights(outDir.resolve("model.safetensors"), spec);
     Files.writeString(
         outDir.resolve(FileNames.TOKENIZER),
         writer.writeValueAsString(ByteTokenizer.tokenizerJson()) + "\n");
@@ -252,51 +256,102 @@ public final class ModelInit {
     return c;
   }
 
-  static SortedMap<String, Safetensors.Tensor> weights(Spec s) {
+  /**
+   * One tensor to write: its shape, and either normal(0, initializer_range) draws or a constant.
+   */
+  private record Planned(long[] shape, boolean random, float fill) {
+    long elements() {
+      long n = 1;
+      for (long d : shape) {
+        n *= d;
+      }
+      return n;
+    }
+  }
+
+  /**
+   * Streams model.safetensors (float32, names sorted, as {@link Safetensors#write}): the header
+   * first, then each tensor written at its offset while it is drawn, in a fixed order (module order
+   * of the model) independent of the file's sorting. Nothing the size of the file is held in
+   * memory, so a model larger than a Java array (2^31 bytes) can be written.
+   */
+  static void writeWeights(Path file, Spec s) throws IOException {
+    Map<String, Planned> plan = plan(s);
+    SortedMap<String, long[]> shapes = new TreeMap<>();
+    plan.forEach((name, p) -> shapes.put(name, p.shape()));
+    byte[] header = Safetensors.header(shapes, new TreeMap<>());
+    Map<String, Long> offsets = Safetensors.dataOffsets(shapes);
     SplittableRandom rng = new SplittableRandom(s.seed());
-    SortedMap<String, Safetensors.Tensor> w = new TreeMap<>();
-    int c = s.hiddenSize();
-    int hs = c / s.heads();
-    int q = s.heads() * hs;
-    int kv = s.kvHeads() * hs;
-    int inter = s.intermediateSize();
-    // Drawn in a fixed order (module order of the model), independent of the map's sorting.
-    w.put("model.embed_tokens.weight", normal(rng, s, s.vocabSize(), c));
+    ByteBuffer buf = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+    try (FileChannel ch =
+        FileChannel.open(
+            file,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.WRITE,
+            StandardOpenOption.TRUNCATE_EXISTING)) {
+      writeFully(ch, ByteBuffer.wrap(header), 0);
+      for (Map.Entry<String, Planned> e : plan.entrySet()) {
+        Planned p = e.getValue();
+        long at = header.length + offsets.get(e.getKey());
+        for (long i = 0; i < p.elements(); i++) {
+          if (!buf.hasRemaining()) {
+            at += writeFully(ch, buf.flip(), at);
+            buf.clear();
+          }
+          buf.putFloat(p.random() ? (float) (rng.nextGaussian() * s.initializerRange()) : p.fill());
+        }
+        at += writeFully(ch, buf.flip(), at);
+        buf.clear();
+      }
+    }
+  }
+
+  private static long writeFully(FileChannel ch, ByteBuffer b, long position) throws IOException {
+    long written = 0;
+    while (b.hasRemaining()) {
+      written += ch.write(b, position + written);
+    }
+    return written;
+  }
+
+  /** The tensors in the order their values are drawn (module order of the model). */
+  private static Map<String, Planned> plan(Spec s) {
+    Map<String, Planned> w = new LinkedHashMap<>();
+    long c = s.hiddenSize();
+    long hs = c / s.heads();
+    long q = s.heads() * hs;
+    long kv = s.kvHeads() * hs;
+    long inter = s.intermediateSize();
+    w.put("model.embed_tokens.weight", normal(s.vocabSize(), c));
     for (int i = 0; i < s.layers(); i++) {
       String p = "model.layers." + i + ".";
-      w.put(p + "self_attn.q_proj.weight", normal(rng, s, q, c));
-      w.put(p + "self_attn.k_proj.weight", normal(rng, s, kv, c));
-      w.put(p + "self_attn.v_proj.weight", normal(rng, s, kv, c));
-      w.put(p + "self_attn.o_proj.weight", normal(rng, s, c, q));
+      w.put(p + "self_attn.q_proj.weight", normal(q, c));
+      w.put(p + "self_attn.k_proj.weight", normal(kv, c));
+      w.put(p + "self_attn.v_proj.weight", normal(kv, c));
+      w.put(p + "self_attn.o_proj.weight", normal(c, q));
       if (s.arch().equals("qwen2")) {
         w.put(p + "self_attn.q_proj.bias", filled(0f, q));
         w.put(p + "self_attn.k_proj.bias", filled(0f, kv));
         w.put(p + "self_attn.v_proj.bias", filled(0f, kv));
       }
-      w.put(p + "mlp.gate_proj.weight", normal(rng, s, inter, c));
-      w.put(p + "mlp.up_proj.weight", normal(rng, s, inter, c));
-      w.put(p + "mlp.down_proj.weight", normal(rng, s, c, inter));
+      w.put(p + "mlp.gate_proj.weight", normal(inter, c));
+      w.put(p + "mlp.up_proj.weight", normal(inter, c));
+      w.put(p + "mlp.down_proj.weight", normal(c, inter));
       w.put(p + "input_layernorm.weight", filled(1f, c));
       w.put(p + "post_attention_layernorm.weight", filled(1f, c));
     }
     w.put("model.norm.weight", filled(1f, c));
     if (!s.tieEmbeddings()) {
-      w.put("lm_head.weight", normal(rng, s, s.vocabSize(), c));
+      w.put("lm_head.weight", normal(s.vocabSize(), c));
     }
     return w;
   }
 
-  private static Safetensors.Tensor normal(SplittableRandom rng, Spec s, int rows, int cols) {
-    float[] v = new float[rows * cols];
-    for (int i = 0; i < v.length; i++) {
-      v[i] = (float) (rng.nextGaussian() * s.initializerRange());
-    }
-    return new Safetensors.Tensor(new long[] {rows, cols}, v);
+  private static Planned normal(long rows, long cols) {
+    return new Planned(new long[] {rows, cols}, true, 0f);
   }
 
-  private static Safetensors.Tensor filled(float value, int n) {
-    float[] v = new float[n];
-    java.util.Arrays.fill(v, value);
-    return new Safetensors.Tensor(new long[] {n}, v);
+  private static Planned filled(float value, long n) {
+    return new Planned(new long[] {n}, false, value);
   }
 }

@@ -205,17 +205,11 @@ public final class Safetensors {
   /** As {@link #write(SortedMap)}, with extra string metadata (sorted, beside "format"). */
   public static byte[] write(
       SortedMap<String, Tensor> tensors, SortedMap<String, String> metadata) {
-    Map<String, Object> header = new LinkedHashMap<>();
-    SortedMap<String, String> meta = new TreeMap<>(metadata);
-    meta.put("format", "pt");
-    header.put("__metadata__", meta);
-    long offset = 0;
+    SortedMap<String, long[]> shapes = new TreeMap<>();
+    long bytes = 0;
     for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
       Tensor t = e.getValue();
-      long n = 1;
-      for (long d : t.shape()) {
-        n *= d;
-      }
+      long n = elements(t.shape());
       if (n != t.data().length) {
         throw new IllegalArgumentException(
             "tensor "
@@ -228,12 +222,40 @@ public final class Safetensors {
                 + t.data().length
                 + " values");
       }
+      shapes.put(e.getKey(), t.shape());
+      bytes += 4L * n;
+    }
+    byte[] head = header(shapes, metadata);
+    ByteArrayOutputStream out = new ByteArrayOutputStream(Math.toIntExact(head.length + bytes));
+    out.writeBytes(head);
+    for (Tensor t : tensors.values()) {
+      ByteBuffer data = ByteBuffer.allocate(4 * t.data().length).order(ByteOrder.LITTLE_ENDIAN);
+      data.asFloatBuffer().put(t.data());
+      out.writeBytes(data.array());
+    }
+    return out.toByteArray();
+  }
+
+  /**
+   * Everything before the data of F32 tensors with these shapes: the 8-byte header length and the
+   * JSON header (names sorted, data in name order, metadata {"format":"pt"} plus {@code metadata}),
+   * padded with spaces to a multiple of 8 bytes. With it a writer can stream the data of files
+   * larger than a Java array (2^31 bytes): tensor {@code name} starts {@link #dataOffsets} bytes
+   * after it.
+   */
+  static byte[] header(SortedMap<String, long[]> shapes, SortedMap<String, String> metadata) {
+    Map<String, Object> header = new LinkedHashMap<>();
+    SortedMap<String, String> meta = new TreeMap<>(metadata);
+    meta.put("format", "pt");
+    header.put("__metadata__", meta);
+    Map<String, Long> offsets = dataOffsets(shapes);
+    for (Map.Entry<String, long[]> e : shapes.entrySet()) {
+      long offset = offsets.get(e.getKey());
       Map<String, Object> info = new LinkedHashMap<>();
       info.put("dtype", "F32");
-      info.put("shape", t.shape());
-      info.put("data_offsets", new long[] {offset, offset + 4L * n});
+      info.put("shape", e.getValue());
+      info.put("data_offsets", new long[] {offset, offset + 4L * elements(e.getValue())});
       header.put(e.getKey(), info);
-      offset += 4L * n;
     }
     byte[] json;
     try {
@@ -242,18 +264,31 @@ public final class Safetensors {
       throw new IllegalStateException(e);
     }
     int padded = (json.length + 7) / 8 * 8;
-    ByteArrayOutputStream out = new ByteArrayOutputStream(8 + padded + (int) offset);
-    ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
-    out.writeBytes(len.array());
-    out.writeBytes(json);
-    for (int i = json.length; i < padded; i++) {
-      out.write(' ');
+    ByteBuffer out = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
+    out.putLong(padded);
+    out.put(json);
+    while (out.hasRemaining()) {
+      out.put((byte) ' ');
     }
-    for (Tensor t : tensors.values()) {
-      ByteBuffer data = ByteBuffer.allocate(4 * t.data().length).order(ByteOrder.LITTLE_ENDIAN);
-      data.asFloatBuffer().put(t.data());
-      out.writeBytes(data.array());
+    return out.array();
+  }
+
+  /** Where each tensor's F32 data starts after the header: tensors laid out in name order. */
+  static Map<String, Long> dataOffsets(SortedMap<String, long[]> shapes) {
+    Map<String, Long> offsets = new LinkedHashMap<>();
+    long offset = 0;
+    for (Map.Entry<String, long[]> e : shapes.entrySet()) {
+      offsets.put(e.getKey(), offset);
+      offset += 4L * elements(e.getValue());
     }
-    return out.toByteArray();
+    return offsets;
+  }
+
+  private static long elements(long[] shape) {
+    long n = 1;
+    for (long d : shape) {
+      n *= d;
+    }
+    return n;
   }
 }

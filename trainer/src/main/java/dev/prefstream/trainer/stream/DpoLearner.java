@@ -1,8 +1,5 @@
 package dev.prefstream.trainer.stream;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import dev.prefstream.publisher.AdapterFiles;
 import dev.prefstream.schemas.MetricNames;
 import dev.prefstream.schemas.avro.ChatMessage;
@@ -71,38 +68,9 @@ public final class DpoLearner implements Learner {
   public Map<String, Double> evaluate(List<PreferencePair> pairs) {
     List<EncodedPair> encoded = encode(pairs);
     Map<String, Double> metrics = new TreeMap<>();
+    // the evaluation's own forwards give the KL too (eval/kl): no extra passes for the gate
     trainer.evaluate(encoded).metrics().forEach((k, v) -> metrics.put(MetricNames.eval(k), v));
-    metrics.put(MetricNames.eval(MetricNames.KL), klFromReference(encoded));
     return metrics;
-  }
-
-  /**
-   * Mean over response positions of KL(policy(.|context) || reference(.|context)) in nats, on the
-   * teacher-forced contexts of both responses of every pair: how far the adapter has moved the
-   * next-token distribution where it is being judged.
-   */
-  private double klFromReference(List<EncodedPair> pairs) {
-    double total = 0;
-    long positions = 0;
-    for (EncodedPair pair : pairs) {
-      for (int[] response : List.of(pair.chosenIds(), pair.rejectedIds())) {
-        int promptLength = pair.promptIds().length;
-        long[] ids = new long[promptLength + response.length];
-        for (int i = 0; i < ids.length; i++) {
-          ids[i] = i < promptLength ? pair.promptIds()[i] : response[i - promptLength];
-        }
-        try (NDManager scope = model.manager().newSubManager()) {
-          NDArray x = scope.create(ids, new Shape(1, ids.length)); // (1, T)
-          NDArray logP = model.logits(x, adapter.adapter()).logSoftmax(2); // (1, T, V)
-          NDArray logQ = model.logits(x, null).logSoftmax(2); // (1, T, V)
-          NDArray kl = logP.exp().mul(logP.sub(logQ)).sum(new int[] {2}); // (1, T)
-          // logits at positions P-1 .. T-2 predict the response tokens
-          total += kl.get(":, " + (promptLength - 1) + ":" + (ids.length - 1)).sum().getFloat();
-          positions += response.length;
-        }
-      }
-    }
-    return positions == 0 ? 0.0 : total / positions;
   }
 
   private List<EncodedPair> encode(List<PreferencePair> pairs) {
