@@ -62,7 +62,11 @@ public final class TrainerStateWriter {
         writeState(tx, modelId, version, snapshot);
       }
       for (Rejection rejection : rejections) {
-        tx.send(deadLettersTopic, modelId, rejectionCodec.encode(deadLettersSubject, rejection));
+        // keyed by the model the record named (null when it named none readable)
+        tx.send(
+            deadLettersTopic,
+            rejection.getModelId(),
+            rejectionCodec.encode(deadLettersSubject, rejection));
       }
       tx.sendOffsets(positions, group);
     };
