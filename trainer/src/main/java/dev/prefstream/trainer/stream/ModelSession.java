@@ -82,6 +82,7 @@ final class ModelSession implements AutoCloseable {
     TrainerState state = restored.state();
     learner.restore(restored.files());
     publishedState = restored.files();
+    gate.restore(restored.files().get(Gate.HELD_OUT_FILE));
     version = state.getVersion();
     step = state.getStep();
     publishedStep = step;
@@ -244,7 +245,7 @@ final class ModelSession implements AutoCloseable {
               candidate,
               allMetrics,
               new VersionWriter.Commit(
-                  step, skippedBatches, state, offsets, group, partitionDeadLetters));
+                  step, skippedBatches, gate.with(state), offsets, group, partitionDeadLetters));
       version++;
       publishedStep = step;
       publishedState = state;
@@ -261,7 +262,12 @@ final class ModelSession implements AutoCloseable {
               refusal.get(),
               allMetrics,
               new VersionWriter.Commit(
-                  step, skippedBatches, publishedState, offsets, group, partitionDeadLetters));
+                  step,
+                  skippedBatches,
+                  gate.with(publishedState),
+                  offsets,
+                  group,
+                  partitionDeadLetters));
       metrics.versionsRefused.incrementAndGet();
       result = new Result.Refused(refused);
     }
@@ -296,7 +302,7 @@ final class ModelSession implements AutoCloseable {
         version,
         draft,
         new VersionWriter.Commit(
-            step, skippedBatches, publishedState, offsets, group, partitionDeadLetters));
+            step, skippedBatches, gate.with(publishedState), offsets, group, partitionDeadLetters));
     draft.next();
   }
 

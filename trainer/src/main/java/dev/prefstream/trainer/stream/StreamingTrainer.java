@@ -445,7 +445,11 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
       ConsumerGroupMetadata group,
       List<Rejection> partitionDeadLetters) {}
 
-  private Prepared prepare(ModelSession session) {
+  /**
+   * @param sealsEverything true for a dead-letter commit: {@code session} keeps nothing back after
+   *     it (it has no pairs pending, and its range ends after the last record it saw)
+   */
+  private Prepared prepare(ModelSession session, boolean sealsEverything) {
     TopicPartition tp = session.partition();
     long position = consumer.position(tp);
     for (ConsumerRecord<String, byte[]> waiting : deferred) {
@@ -457,7 +461,7 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
     List<Rejection> orphans = partition.takeAll();
     long commit = position;
     for (ModelSession other : sessions.values()) {
-      if (other.partition().equals(tp)) {
+      if (other.partition().equals(tp) && !(sealsEverything && other == session)) {
         var hold = other.holdBack(other == session);
         if (hold.isPresent()) {
           commit = Math.min(commit, hold.getAsLong());
@@ -472,7 +476,7 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
   }
 
   private void publish(ModelSession session) {
-    Prepared prepared = prepare(session);
+    Prepared prepared = prepare(session, false);
     long started = System.nanoTime();
     try {
       ModelSession.Result result =
@@ -505,7 +509,7 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
   }
 
   private void commitDeadLetters(ModelSession session) {
-    Prepared prepared = prepare(session);
+    Prepared prepared = prepare(session, true);
     long started = System.nanoTime();
     try {
       offPollThread(
