@@ -153,6 +153,71 @@ class TrainerOwnershipIT {
   }
 
   /**
+   * Ten models on one partition, restarted: each resumes where its state says, and none trains a
+   * pair twice. Prints the restart-to-resume time (process start to the first step after it) as a
+   * measurement; it asserts nothing about time.
+   */
+  @Test
+  void tenModelsResumeAfterARestart() throws Exception {
+    Topics topics = harness.topics("ten.");
+    Map<String, Object> settings = harness.trainerSettings(topics, "t-ten");
+    List<String> models = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      models.add("model" + i);
+    }
+    try (Learner.Factory learners = DpoLearner.factory(new TrainerConfig(settings))) {
+      try (StreamingHarness.Running trainer = harness.start(settings, learners)) {
+        for (String model : models) {
+          harness.produce(topics, model, 0, 12, id -> false);
+        }
+        for (String model : models) {
+          harness.awaitCoverage(topics, model, 1);
+        }
+      }
+      for (String model : models) {
+        harness.produce(topics, model, 12, 12, id -> false);
+      }
+      long[] firstStep = {0};
+      long started = System.nanoTime();
+      TrainerConfig config = new TrainerConfig(settings);
+      StreamingTrainer restarted =
+          new StreamingTrainer(
+              config,
+              harness.registry,
+              learners,
+              new TrainerListener() {
+                @Override
+                public void onStep(
+                    String modelId,
+                    long step,
+                    boolean applied,
+                    int pairs,
+                    Map<String, Double> metrics) {
+                  if (firstStep[0] == 0) {
+                    firstStep[0] = System.nanoTime();
+                  }
+                }
+              });
+      try (StreamingHarness.Running running = new StreamingHarness.Running(restarted)) {
+        for (int k = 0; k < models.size(); k++) {
+          String model = models.get(k);
+          // the model's pairs are offsets k*12.. and 120+k*12..; the last few may be held out
+          long nearEnd = 120 + k * 12 + 9;
+          await(
+              running,
+              () -> StreamingHarness.coveredUntil(harness.log(topics, model)) >= nearEnd,
+              model + " covers its pairs after the restart");
+          StreamingHarness.coveredOnce(harness.log(topics, model)); // throws on a pair twice
+        }
+        assertThat(running.failure()).isNull();
+      }
+      System.out.printf(
+          "MEASURE restart-to-resume with %d models: %.2f s (trainer constructed to first step)%n",
+          models.size(), (firstStep[0] - started) / 1e9);
+    }
+  }
+
+  /**
    * Per round of 10: 4 pairs of m1, 3 of m2, one of m3 (not in trainer.model.ids), one of mu (every
    * pair unusable), and alternately a pair keyed with an invalid id or an unkeyed garbage record.
    */
