@@ -11,8 +11,10 @@ import dev.prefstream.trainer.stream.Learner;
 import dev.prefstream.trainer.stream.StreamingTrainer;
 import dev.prefstream.trainer.stream.TrainerConfig;
 import dev.prefstream.trainer.stream.TrainerListener;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.streams.KafkaStreams;
 
 /**
  * How each long-running service is started and stopped, in one place: the service commands ({@code
@@ -32,9 +34,37 @@ final class Services {
     }
   }
 
-  /** The ingest Kafka Streams job, running. */
+  /**
+   * The ingest Kafka Streams job, running. Streams replaces a failed stream thread itself; when the
+   * job as a whole fails (state ERROR), the process exits non-zero ({@link Until#die}).
+   */
   static AutoCloseable ingest(IngestConfig config) {
-    return IngestService.start(config, config.schemaRegistry());
+    IngestService service = IngestService.start(config, config.schemaRegistry());
+    AtomicBoolean closing = new AtomicBoolean();
+    Thread watch =
+        new Thread(
+            () -> {
+              while (!closing.get()) {
+                if (service.state() == KafkaStreams.State.ERROR) {
+                  Until.die(
+                      "ingest stopped",
+                      new IllegalStateException("the ingest Kafka Streams job is in state ERROR"));
+                  return;
+                }
+                try {
+                  Thread.sleep(500);
+                } catch (InterruptedException e) {
+                  return;
+                }
+              }
+            },
+            "ingest-watch");
+    watch.setDaemon(true);
+    watch.start();
+    return () -> {
+      closing.set(true);
+      service.close();
+    };
   }
 
   /**

@@ -131,7 +131,7 @@ class TrainerCrashIT {
   }
 
   private static AdapterManifest awaitAllCovered(Topics topics) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
     while (System.nanoTime() < deadline) {
       List<AdapterManifest> versions = log(topics).versions();
       if (!versions.isEmpty()) {

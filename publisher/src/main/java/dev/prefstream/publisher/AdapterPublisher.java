@@ -178,6 +178,14 @@ public final class AdapterPublisher implements AutoCloseable {
     log.warn("{}: candidate refused ({}): {}", modelId, refusal.getReason(), refusal.getMessage());
   }
 
+  /**
+   * Commits {@code alongside} alone in one transaction: no version, no refusal (the trainer commits
+   * dead letters and offsets this way when a model has nothing to publish).
+   */
+  public void commit(String what, Alongside alongside) {
+    inTransaction(what, () -> null, alongside);
+  }
+
   /** Runs {@code sends}, then writes {@code alongside}, and commits it all as one transaction. */
   private <T> T inTransaction(String what, Callable<T> sends, Alongside alongside) {
     producer.beginTransaction();

@@ -38,10 +38,23 @@ public final class TopicScan {
               .toList();
       consumer.assign(partitions);
       consumer.seekToBeginning(partitions);
-      Map<TopicPartition, Long> end = consumer.endOffsets(partitions, TIMEOUT);
+      // up to the high watermark, not the last stable offset a read_committed consumer reports:
+      // a transaction of another producer still open on the partition would otherwise hide
+      // records committed after it began (a version number read that way can be reused)
+      Map<TopicPartition, Long> end = highWatermarks(props, partitions);
       while (partitions.stream().anyMatch(tp -> consumer.position(tp, TIMEOUT) < end.get(tp))) {
         consumer.poll(Duration.ofMillis(500)).forEach(each);
       }
+    }
+  }
+
+  private static Map<TopicPartition, Long> highWatermarks(
+      Map<String, Object> props, List<TopicPartition> partitions) {
+    Map<String, Object> uncommitted = new HashMap<>(props);
+    uncommitted.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_uncommitted");
+    try (KafkaConsumer<String, byte[]> consumer =
+        new KafkaConsumer<>(uncommitted, new StringDeserializer(), new ByteArrayDeserializer())) {
+      return consumer.endOffsets(partitions, TIMEOUT);
     }
   }
 }

@@ -56,6 +56,11 @@ public enum DeadLetterReason {
       "unusable_pair",
       "the trainer cannot tokenize the pair for its base model (e.g. chat messages for a model"
           + " without a chat template)",
+      false),
+  MODEL_NOT_TRAINED(
+      "model_not_trained",
+      "the trainer that owns the pairs partition does not train this model id (excluded by"
+          + " trainer.model.ids, over trainer.max.models, or keyed to a second partition)",
       false);
 
   private final String code;

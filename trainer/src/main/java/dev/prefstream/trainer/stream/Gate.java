@@ -2,12 +2,25 @@ package dev.prefstream.trainer.stream;
 
 import dev.prefstream.schemas.MetricNames;
 import dev.prefstream.schemas.avro.PreferencePair;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
+import org.apache.avro.io.BinaryDecoder;
+import org.apache.avro.io.BinaryEncoder;
+import org.apache.avro.io.DecoderFactory;
+import org.apache.avro.io.EncoderFactory;
+import org.apache.avro.specific.SpecificDatumReader;
+import org.apache.avro.specific.SpecificDatumWriter;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The evaluation gate of one model: the held-out pairs (a deterministic share by pair id, the most
@@ -17,6 +30,11 @@ import java.util.Optional;
 final class Gate {
   /** Why a candidate may not be published. */
   record Refusal(String reason, String message) {}
+
+  /** The held-out pairs in the trainer state: the gate judges the same pairs after a restart. */
+  static final String HELD_OUT_FILE = "heldout.avro";
+
+  private static final Logger log = LoggerFactory.getLogger(Gate.class);
 
   private final HoldoutSplit split;
   private final int maxPairs;
@@ -36,6 +54,9 @@ final class Gate {
     if (!split.isHeldOut(pair.getPairId())) {
       return false;
     }
+    if (heldOut.stream().anyMatch(p -> p.getPairId().equals(pair.getPairId()))) {
+      return true; // re-read after a restart: already restored from the state
+    }
     heldOut.addLast(pair);
     while (heldOut.size() > maxPairs) {
       heldOut.removeFirst();
@@ -43,16 +64,74 @@ final class Gate {
     return true;
   }
 
-  /** The held-out evaluation of the learner's current adapter; empty when the gate is off. */
+  /**
+   * The held-out evaluation of the learner's current adapter, with {@code eval/pairs}; empty when
+   * the gate is off. With no held-out pair yet it is only {@code eval/pairs = 0}: reported (in the
+   * manifest and the log) as unevaluated, never counted as a pass of the floor or the ceiling.
+   */
   Map<String, Double> evaluate(Learner learner) {
     boolean enabled = minAccuracy > 0 || maxKl > 0;
-    return enabled && !heldOut.isEmpty() ? learner.evaluate(List.copyOf(heldOut)) : Map.of();
+    if (!enabled) {
+      return Map.of();
+    }
+    Map<String, Double> metrics = new TreeMap<>();
+    if (!heldOut.isEmpty()) {
+      metrics.putAll(learner.evaluate(List.copyOf(heldOut)));
+    } else {
+      log.warn("the gate has no held-out pairs yet: this candidate is published unevaluated");
+    }
+    metrics.put(EVAL_PAIRS, (double) heldOut.size());
+    return metrics;
+  }
+
+  /** {@code eval/pairs}: how many held-out pairs the gate judged a candidate on. */
+  static final String EVAL_PAIRS = MetricNames.eval("pairs");
+
+  /** {@code stateFiles} plus the held-out pairs, for the state committed with a version. */
+  Map<String, byte[]> with(Map<String, byte[]> stateFiles) {
+    Map<String, byte[]> all = new LinkedHashMap<>(stateFiles);
+    all.put(HELD_OUT_FILE, encode());
+    return all;
+  }
+
+  /** Takes back the held-out pairs of a committed state (none in states of older versions). */
+  void restore(byte[] file) {
+    heldOut.clear();
+    if (file == null) {
+      return;
+    }
+    SpecificDatumReader<PreferencePair> reader = new SpecificDatumReader<>(PreferencePair.class);
+    BinaryDecoder in = DecoderFactory.get().binaryDecoder(file, null);
+    try {
+      while (!in.isEnd()) {
+        heldOut.addLast(reader.read(null, in));
+      }
+    } catch (IOException | RuntimeException e) {
+      log.error(
+          "held-out pairs in the trainer state are unreadable, starting without: {}", e.toString());
+      heldOut.clear();
+    }
+  }
+
+  private byte[] encode() {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    SpecificDatumWriter<PreferencePair> writer = new SpecificDatumWriter<>(PreferencePair.class);
+    BinaryEncoder out = EncoderFactory.get().binaryEncoder(bytes, null);
+    try {
+      for (PreferencePair pair : heldOut) {
+        writer.write(pair, out);
+      }
+      out.flush();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return bytes.toByteArray();
   }
 
   /** The refusal a candidate with {@code evaluation} earns, if any. */
   Optional<Refusal> verdict(Map<String, Double> evaluation) {
-    if (evaluation.isEmpty()) {
-      return Optional.empty();
+    if (evaluation.isEmpty() || evaluation.getOrDefault(EVAL_PAIRS, 0.0) == 0.0) {
+      return Optional.empty(); // gate off, or nothing to judge on (reported by evaluate)
     }
     double accuracy =
         evaluation.getOrDefault(MetricNames.eval(MetricNames.REWARD_ACCURACY), Double.NaN);

@@ -11,8 +11,6 @@ import dev.prefstream.schemas.avro.Rejection;
 import dev.prefstream.schemas.avro.TrainerState;
 import dev.prefstream.schemas.avro.VersionRefusal;
 import dev.prefstream.schemas.serde.WireFormatException;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -84,6 +82,7 @@ final class ModelSession implements AutoCloseable {
     TrainerState state = restored.state();
     learner.restore(restored.files());
     publishedState = restored.files();
+    gate.restore(restored.files().get(Gate.HELD_OUT_FILE));
     version = state.getVersion();
     step = state.getStep();
     publishedStep = step;
@@ -147,22 +146,13 @@ final class ModelSession implements AutoCloseable {
       String message,
       List<String> eventIds) {
     draft.deadLetter(
-        Rejection.newBuilder()
-            .setReason(reason.code())
-            .setMessage(message)
-            .setEventId(eventIds == null || eventIds.isEmpty() ? null : eventIds.get(0))
-            .setSourceTopic(record.topic())
-            .setSourcePartition(record.partition())
-            .setSourceOffset(record.offset())
-            .setOriginalKey(
-                record.key() == null
-                    ? null
-                    : ByteBuffer.wrap(record.key().getBytes(StandardCharsets.UTF_8)))
-            .setOriginalValue(record.value() == null ? null : ByteBuffer.wrap(record.value()))
-            .setModelId(modelId)
-            .setRejectedAt(Instant.now())
-            .setStage("trainer")
-            .build());
+        Rejections.of(
+            record,
+            reason.code(),
+            message,
+            modelId,
+            eventIds == null || eventIds.isEmpty() ? null : eventIds.get(0)),
+        System.nanoTime());
   }
 
   int pendingCount() {
@@ -232,7 +222,9 @@ final class ModelSession implements AutoCloseable {
    * state. Either way one transaction also commits the trainer state and {@code offsets}.
    */
   Result publishOrRefuse(
-      Map<TopicPartition, OffsetAndMetadata> offsets, ConsumerGroupMetadata group) {
+      Map<TopicPartition, OffsetAndMetadata> offsets,
+      ConsumerGroupMetadata group,
+      List<Rejection> partitionDeadLetters) {
     Learner.Snapshot candidate = learner.adapter();
     Map<String, Double> evaluation = gate.evaluate(learner);
     Map<String, Double> allMetrics = new LinkedHashMap<>(draft.meanMetrics());
@@ -252,7 +244,8 @@ final class ModelSession implements AutoCloseable {
               draft,
               candidate,
               allMetrics,
-              new VersionWriter.Commit(step, skippedBatches, state, offsets, group));
+              new VersionWriter.Commit(
+                  step, skippedBatches, gate.with(state), offsets, group, partitionDeadLetters));
       version++;
       publishedStep = step;
       publishedState = state;
@@ -268,13 +261,54 @@ final class ModelSession implements AutoCloseable {
               draft,
               refusal.get(),
               allMetrics,
-              new VersionWriter.Commit(step, skippedBatches, publishedState, offsets, group));
+              new VersionWriter.Commit(
+                  step,
+                  skippedBatches,
+                  gate.with(publishedState),
+                  offsets,
+                  group,
+                  partitionDeadLetters));
       metrics.versionsRefused.incrementAndGet();
       result = new Result.Refused(refused);
     }
     draft.next();
     lastPublishNanos = System.nanoTime();
     return result;
+  }
+
+  /**
+   * True when nothing is left to train or publish but dead letters that have waited {@code
+   * waitNanos}: they commit on their own ({@link #commitDeadLetters}), so a model whose pairs are
+   * all unusable does not hold its partition back.
+   */
+  boolean deadLettersDue(long nowNanos, long waitNanos) {
+    return !draft.hasBatches() && queue.isEmpty() && draft.deadLettersWaited(nowNanos, waitNanos);
+  }
+
+  /**
+   * Commits what this session has besides batches (its dead letters, {@code partitionDeadLetters})
+   * with the unchanged state and {@code offsets}, in one transaction without a version. The
+   * held-out pairs in the range stay held out.
+   */
+  void commitDeadLetters(
+      Map<TopicPartition, OffsetAndMetadata> offsets,
+      ConsumerGroupMetadata group,
+      List<Rejection> partitionDeadLetters) {
+    if (draft.hasBatches() || !queue.isEmpty()) {
+      throw new IllegalStateException(modelId + " has pairs to train or publish first");
+    }
+    draft.sealWithoutBatches();
+    writer.commitDeadLetters(
+        version,
+        draft,
+        new VersionWriter.Commit(
+            step, skippedBatches, gate.with(publishedState), offsets, group, partitionDeadLetters));
+    draft.next();
+  }
+
+  /** True when {@link #commitDeadLetters} may run now (nothing to train or publish first). */
+  boolean canCommitDeadLetters() {
+    return !draft.hasBatches() && queue.isEmpty() && draft.started();
   }
 
   String modelId() {

@@ -2,9 +2,12 @@ package dev.prefstream.trainer.stream;
 
 import dev.prefstream.publisher.AdapterPublisher;
 import dev.prefstream.publisher.FencedException;
+import dev.prefstream.schemas.DeadLetterReason;
+import dev.prefstream.schemas.ModelIds;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.BaseModel;
 import dev.prefstream.schemas.avro.PreferencePair;
+import dev.prefstream.schemas.avro.Rejection;
 import dev.prefstream.schemas.registry.SchemaRegistry;
 import dev.prefstream.schemas.serde.ConfluentAvro;
 import dev.prefstream.schemas.serde.WireFormatException;
@@ -12,16 +15,25 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
@@ -34,13 +46,32 @@ import org.slf4j.LoggerFactory;
  * (by count, or whatever waited too long), takes a step per batch, and every so often publishes a
  * version of that model in one transaction with its trainer state and the consumer offsets.
  *
- * <p>Exactly once: a pair is in the version whose lineage range holds its offset, and the group's
- * committed offset never passes a pair that is in no published version yet (models sharing a
- * partition hold it back for each other), so a crash re-reads exactly the unpublished pairs, and a
- * restarted session skips what its restored state says is already published.
+ * <p>Ownership of a pair offset: it is in exactly one of a published version (or refusal) of its
+ * model, the held-out share of such a range, the dead letters, or after the committed offset. The
+ * committed offset never passes a pair that is in none of the first three: models sharing a
+ * partition hold it back for each other, and pairs of models this process does not train (unkeyed
+ * and unreadable, an invalid key, excluded by {@code trainer.model.ids}, over {@code
+ * trainer.max.models}, or seen on a second partition) are dead letters that commit with the next
+ * transaction on their partition; the committed offset's metadata records how far they are written,
+ * so a restart writes none twice.
+ *
+ * <p>Steps, gates and publishes run on a worker thread while this thread keeps polling (with every
+ * partition paused), so group membership survives work of any length.
  */
 public final class StreamingTrainer implements Runnable, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(StreamingTrainer.class);
+
+  /** Offset-commit metadata: the partition's dead letters are written for offsets below this. */
+  static final String DEAD_LETTERED_BEFORE = "dead-lettered-before=";
+
+  /**
+   * max.poll.interval.ms unless configured: the poll thread never trains, so this only has to cover
+   * one poll loop turn and a revocation that waits for a publish in flight.
+   */
+  static final int DEFAULT_MAX_POLL_INTERVAL_MS = 300_000;
+
+  /** transaction.timeout.ms unless configured: a version's transaction spans only its sends. */
+  static final int DEFAULT_TRANSACTION_TIMEOUT_MS = 60_000;
 
   private final TrainerConfig config;
   private final SchemaRegistry registry;
@@ -49,13 +80,20 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
   private final Topics topics;
   private final ConfluentAvro<PreferencePair> pairs;
   private final KafkaConsumer<String, byte[]> consumer;
+  private final Map<String, Object> producerProperties;
   private final Map<String, ModelSession> sessions = new HashMap<>();
-  private final Set<String> fencedModels = new HashSet<>();
-  private final Set<String> reopened = new HashSet<>();
+  private final Map<TopicPartition, PartitionLetters> letters = new HashMap<>();
+  private final List<ModelSession> retired = new ArrayList<>();
+  private final List<ConsumerRecord<String, byte[]>> deferred = new ArrayList<>();
   private final Set<String> onlyModels;
+  private final int maxModels;
+  private final long deadLetterWaitNanos;
   private final AtomicBoolean running = new AtomicBoolean(true);
   private final BaseModel baseModel;
   private final TrainerStateWriter stateWriter;
+  private final ExecutorService worker;
+  private Map<String, TrainerStateReader.Restored> restoredStates;
+  private ModelSession busy;
 
   public StreamingTrainer(
       TrainerConfig config,
@@ -69,13 +107,23 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
     this.topics = config.topics();
     this.pairs = new ConfluentAvro<>(PreferencePair.class, registry, false);
     this.onlyModels = Set.copyOf(config.modelIds());
+    this.maxModels = config.getInt(TrainerConfig.MAX_MODELS_CONFIG);
+    long waitMs =
+        Math.max(
+            config.getLong(TrainerConfig.BATCH_MAX_WAIT_MS_CONFIG),
+            config.getLong(TrainerConfig.PUBLISH_EVERY_MS_CONFIG));
+    this.deadLetterWaitNanos = (waitMs > 0 ? waitMs : 10_000L) * 1_000_000;
     this.stateWriter =
         new TrainerStateWriter(topics, registry, config.getInt(TrainerConfig.CHUNK_BYTES_CONFIG));
     this.baseModel = new BaseModel(learners.baseModelName(), learners.baseModelSha256());
+    this.producerProperties = new HashMap<>(config.kafkaClientProperties());
+    producerProperties.putIfAbsent(
+        ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, DEFAULT_TRANSACTION_TIMEOUT_MS);
     Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
     props.put(ConsumerConfig.GROUP_ID_CONFIG, config.trainerId());
     // static membership: a restarted trainer gets its partitions back without a rebalance
     props.putIfAbsent(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, config.instanceId());
+    props.putIfAbsent(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, DEFAULT_MAX_POLL_INTERVAL_MS);
     props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
     props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
     props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
@@ -83,6 +131,13 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
         ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Math.max(16, 2 * config.recipe().batchSize()));
     this.consumer =
         new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer());
+    this.worker =
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread t = new Thread(r, "trainer-worker");
+              t.setDaemon(true);
+              return t;
+            });
   }
 
   /** Trains until {@link #close()} is called from another thread. */
@@ -90,18 +145,38 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
   public void run() {
     consumer.subscribe(List.of(topics.pairs()), new Rebalance());
     long maxWaitNanos = config.getLong(TrainerConfig.BATCH_MAX_WAIT_MS_CONFIG) * 1_000_000;
+    int batchSize = config.recipe().batchSize();
     try {
       while (running.get()) {
-        for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(100))) {
+        List<ConsumerRecord<String, byte[]>> records = new ArrayList<>(deferred);
+        deferred.clear();
+        consumer.poll(Duration.ofMillis(100)).forEach(records::add);
+        for (ConsumerRecord<String, byte[]> record : records) {
           accept(record);
         }
-        long now = System.nanoTime();
         for (ModelSession session : List.copyOf(sessions.values())) {
-          if (session.waitedTooLong(now, maxWaitNanos)) {
-            session.trainBatch(session.pendingCount(), listener);
+          while (live(session) && session.pendingCount() >= batchSize) {
+            work(session, () -> session.trainBatch(batchSize, listener));
+            if (live(session) && session.publishDue(System.nanoTime())) {
+              publish(session);
+            }
           }
-          if (session.publishDue(now)) {
+          if (live(session) && session.waitedTooLong(System.nanoTime(), maxWaitNanos)) {
+            work(session, () -> session.trainBatch(session.pendingCount(), listener));
+          }
+          if (live(session) && session.publishDue(System.nanoTime())) {
             publish(session);
+          }
+          if (live(session) && session.deadLettersDue(System.nanoTime(), deadLetterWaitNanos)) {
+            commitDeadLetters(session);
+          }
+        }
+        for (var entry : List.copyOf(letters.entrySet())) {
+          if (entry.getValue().waited(System.nanoTime(), deadLetterWaitNanos)) {
+            sessions.values().stream()
+                .filter(s -> s.partition().equals(entry.getKey()) && s.canCommitDeadLetters())
+                .findFirst()
+                .ifPresent(this::commitDeadLetters);
           }
         }
       }
@@ -110,89 +185,152 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
         throw e;
       }
     } finally {
-      closeSessions(List.copyOf(sessions.values()));
-      consumer.close();
+      try {
+        closeSessions(List.copyOf(sessions.values()));
+        consumer.close();
+      } finally {
+        worker.shutdownNow();
+      }
     }
   }
 
+  /** True while {@code session} is the one training its model here (not closed by a fence). */
+  private boolean live(ModelSession session) {
+    return sessions.get(session.modelId()) == session;
+  }
+
   private void accept(ConsumerRecord<String, byte[]> record) {
-    String modelId = record.key() != null ? record.key() : modelIdInValue(record);
-    if (modelId == null
-        || !(onlyModels.isEmpty() || onlyModels.contains(modelId))
-        || fencedModels.contains(modelId)) {
+    TopicPartition tp = new TopicPartition(record.topic(), record.partition());
+    PartitionLetters partition = letters.computeIfAbsent(tp, k -> new PartitionLetters());
+    String modelId = record.key();
+    PreferencePair decoded = null;
+    if (modelId == null) {
+      try {
+        decoded = pairs.decode(record.value());
+      } catch (WireFormatException e) {
+        orphan(
+            partition,
+            record,
+            e.reason().code(),
+            "unkeyed and unreadable: " + e.getMessage(),
+            null);
+        return;
+      }
+      modelId = decoded.getModelId();
+    }
+    if (!ModelIds.isValid(modelId)) {
+      orphan(
+          partition,
+          record,
+          DeadLetterReason.INVALID_MODEL_ID.code(),
+          ModelIds.problem(modelId),
+          null);
       return;
     }
-    TopicPartition tp = new TopicPartition(record.topic(), record.partition());
     ModelSession session = sessions.get(modelId);
     if (session == null) {
+      String refusal = refusalToTrain(modelId);
+      if (refusal != null) {
+        orphan(partition, record, DeadLetterReason.MODEL_NOT_TRAINED.code(), refusal, modelId);
+        return;
+      }
       session = open(modelId, tp);
       sessions.put(modelId, session);
     } else if (!session.partition().equals(tp)) {
       // ingest keys pairs by model id, so a model lives on one partition; a foreign producer
       // that partitions otherwise breaks lineage, and its records are not trained
-      log.error(
-          "{}: pair at {}@{} ignored: this model is trained from {} (pairs must be keyed by"
-              + " model id)",
-          modelId,
-          tp,
-          record.offset(),
-          session.partition());
+      orphan(
+          partition,
+          record,
+          DeadLetterReason.MODEL_NOT_TRAINED.code(),
+          modelId
+              + " is trained from "
+              + session.partition()
+              + " (pairs must be keyed by model id)",
+          modelId);
       return;
     }
     if (session.alreadyPublished(record.offset())) {
       return;
     }
-    PreferencePair pair;
-    try {
-      pair = pairs.decode(record.value());
-    } catch (WireFormatException e) {
-      log.error(
-          "{}: unreadable pair at {}-{}@{} ({}): {}; it goes to the dead letters with the next"
-              + " version",
-          modelId,
-          record.topic(),
-          record.partition(),
-          record.offset(),
-          e.reason().code(),
-          e.getMessage());
-      session.rejectUnreadable(record, e);
-      return;
+    PreferencePair pair = decoded;
+    if (pair == null) {
+      try {
+        pair = pairs.decode(record.value());
+      } catch (WireFormatException e) {
+        log.error(
+            "{}: unreadable pair at {}-{}@{} ({}): {}; it goes to the dead letters with the next"
+                + " commit",
+            modelId,
+            record.topic(),
+            record.partition(),
+            record.offset(),
+            e.reason().code(),
+            e.getMessage());
+        session.rejectUnreadable(record, e);
+        return;
+      }
     }
     session.add(record, pair, System.nanoTime());
-    if (session.pendingCount() >= config.recipe().batchSize()) {
-      session.trainBatch(config.recipe().batchSize(), listener);
-    }
   }
 
-  /** An unkeyed record's model id, read from its value; null (logged) when unreadable. */
-  private String modelIdInValue(ConsumerRecord<String, byte[]> record) {
-    try {
-      return pairs.decode(record.value()).getModelId();
-    } catch (WireFormatException e) {
-      log.error(
-          "unkeyed, unreadable record at {}-{}@{} ({}) belongs to no model: skipped",
-          record.topic(),
-          record.partition(),
-          record.offset(),
-          e.reason().code());
-      return null;
+  /** Why this process will not train {@code modelId}, or null when it will. */
+  private String refusalToTrain(String modelId) {
+    if (!onlyModels.isEmpty() && !onlyModels.contains(modelId)) {
+      return modelId + " is not in " + TrainerConfig.MODEL_IDS_CONFIG + "=" + onlyModels;
     }
+    if (sessions.size() >= maxModels) {
+      return "this trainer already trains "
+          + sessions.size()
+          + " models ("
+          + TrainerConfig.MAX_MODELS_CONFIG
+          + "="
+          + maxModels
+          + ")";
+    }
+    return null;
+  }
+
+  /** A record no model here trains: a dead letter of its partition (once, across restarts). */
+  private void orphan(
+      PartitionLetters partition,
+      ConsumerRecord<String, byte[]> record,
+      String reason,
+      String message,
+      String modelId) {
+    if (record.offset() < partition.writtenBefore) {
+      return; // written by an earlier commit; re-read because a model held the offset back
+    }
+    log.error(
+        "pairs record at {}-{}@{} goes to the dead letters ({}): {}",
+        record.topic(),
+        record.partition(),
+        record.offset(),
+        reason,
+        message);
+    partition.add(Rejections.of(record, reason, message, modelId, null), System.nanoTime());
   }
 
   private ModelSession open(String modelId, TopicPartition tp) {
     Learner learner = learners.create(modelId);
-    AdapterPublisher publisher =
-        new AdapterPublisher(
-            config.kafkaClientProperties(),
-            AdapterPublisher.transactionalId(config.trainerId(), modelId),
-            topics,
-            registry,
-            config.getInt(TrainerConfig.CHUNK_BYTES_CONFIG));
+    AdapterPublisher publisher;
+    try {
+      // initTransactions first: it completes any transaction of this id still in flight (a
+      // rollback's), so the state read below includes it
+      publisher =
+          new AdapterPublisher(
+              producerProperties,
+              AdapterPublisher.transactionalId(config.trainerId(), modelId),
+              topics,
+              registry,
+              config.getInt(TrainerConfig.CHUNK_BYTES_CONFIG));
+    } catch (RuntimeException e) {
+      learner.close();
+      throw e;
+    }
     ModelSession session =
         new ModelSession(modelId, tp, learner, publisher, stateWriter, config, baseModel);
-    TrainerStateReader.Restored restored =
-        TrainerStateReader.read(config.kafkaClientProperties(), topics, registry, Set.of(modelId))
-            .get(modelId);
+    TrainerStateReader.Restored restored = restoredState(modelId);
     if (restored != null) {
       session.restore(restored);
     } else {
@@ -201,54 +339,306 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
     return session;
   }
 
-  private void publish(ModelSession session) {
+  /**
+   * The committed state of {@code modelId}: the topic is read once for all models (at assignment,
+   * and again after a fence), and again only when a model opens after the topic has grown.
+   */
+  private TrainerStateReader.Restored restoredState(String modelId) {
+    if (restoredStates == null || stateTopicGrew()) {
+      readStates();
+    }
+    return restoredStates.get(modelId);
+  }
+
+  private Map<TopicPartition, Long> stateEnds = Map.of();
+
+  private void readStates() {
+    stateEnds = stateTopicEnds();
+    restoredStates =
+        TrainerStateReader.read(config.kafkaClientProperties(), topics, registry, null);
+  }
+
+  private boolean stateTopicGrew() {
+    return !stateTopicEnds().equals(stateEnds);
+  }
+
+  private Map<TopicPartition, Long> stateTopicEnds() {
+    List<TopicPartition> partitions =
+        consumer.partitionsFor(topics.trainerState()).stream()
+            .map(p -> new TopicPartition(p.topic(), p.partition()))
+            .toList();
+    // the broker's end of log (read_uncommitted view): any new record, committed or not
+    Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
+    props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_uncommitted");
+    props.remove(ConsumerConfig.GROUP_ID_CONFIG);
+    try (KafkaConsumer<String, byte[]> probe =
+        new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer())) {
+      return probe.endOffsets(partitions);
+    }
+  }
+
+  /**
+   * Runs {@code work} on the worker thread, polling (every partition paused) until it is done, so a
+   * step or a gate of any length does not cost the group membership. Records that a rebalance
+   * delivers meanwhile wait for the next turn of the loop.
+   */
+  private <T> T offPollThread(ModelSession session, Callable<T> work) {
+    busy = session;
+    Future<T> done = worker.submit(work);
+    try {
+      while (true) {
+        try {
+          return done.get(100, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException stillWorking) {
+          try {
+            consumer.pause(consumer.assignment());
+            consumer.poll(Duration.ZERO).forEach(deferred::add);
+          } catch (RuntimeException stop) {
+            // close() or a fatal consumer error: let the worker finish with the session before
+            // anything closes it
+            awaitQuietly(done);
+            throw stop;
+          }
+        }
+      }
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      if (e.getCause() instanceof Error err) {
+        throw err;
+      }
+      throw new IllegalStateException(e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      done.cancel(true);
+      throw new WakeupException();
+    } finally {
+      busy = null;
+      consumer.resume(consumer.paused());
+      closeRetired();
+    }
+  }
+
+  private static void awaitQuietly(Future<?> work) {
+    try {
+      work.get();
+    } catch (ExecutionException | CancellationException e) {
+      log.debug("work abandoned at shutdown: {}", e.toString());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private void work(ModelSession session, Runnable step) {
+    offPollThread(
+        session,
+        () -> {
+          step.run();
+          return null;
+        });
+  }
+
+  /** What a commit on {@code tp} writes: the partition's dead letters and the offset to commit. */
+  private record Prepared(
+      Map<TopicPartition, OffsetAndMetadata> offsets,
+      ConsumerGroupMetadata group,
+      List<Rejection> partitionDeadLetters) {}
+
+  /**
+   * @param sealsEverything true for a dead-letter commit: {@code session} keeps nothing back after
+   *     it (it has no pairs pending, and its range ends after the last record it saw)
+   */
+  private Prepared prepare(ModelSession session, boolean sealsEverything) {
     TopicPartition tp = session.partition();
-    long commit = consumer.position(tp);
+    long position = consumer.position(tp);
+    for (ConsumerRecord<String, byte[]> waiting : deferred) {
+      if (waiting.topic().equals(tp.topic()) && waiting.partition() == tp.partition()) {
+        position = Math.min(position, waiting.offset()); // delivered, not yet accepted
+      }
+    }
+    PartitionLetters partition = letters.computeIfAbsent(tp, k -> new PartitionLetters());
+    List<Rejection> orphans = partition.takeAll();
+    long commit = position;
     for (ModelSession other : sessions.values()) {
-      if (other.partition().equals(tp)) {
+      if (other.partition().equals(tp) && !(sealsEverything && other == session)) {
         var hold = other.holdBack(other == session);
         if (hold.isPresent()) {
           commit = Math.min(commit, hold.getAsLong());
         }
       }
     }
+    long writtenBefore = Math.max(partition.writtenBefore, position);
+    return new Prepared(
+        Map.of(tp, new OffsetAndMetadata(commit, DEAD_LETTERED_BEFORE + writtenBefore)),
+        consumer.groupMetadata(),
+        orphans);
+  }
+
+  private void publish(ModelSession session) {
+    Prepared prepared = prepare(session, false);
+    long started = System.nanoTime();
     try {
       ModelSession.Result result =
-          session.publishOrRefuse(
-              Map.of(tp, new OffsetAndMetadata(commit)), consumer.groupMetadata());
+          offPollThread(
+              session,
+              () ->
+                  session.publishOrRefuse(
+                      prepared.offsets(), prepared.group(), prepared.partitionDeadLetters()));
+      committed(session, prepared);
       if (result instanceof ModelSession.Result.Published published) {
         listener.onPublished(published.manifest(), published.pairOccurredAt());
       } else {
         listener.onRefused(((ModelSession.Result.Refused) result).refusal());
       }
     } catch (FencedException e) {
-      if (consumer.assignment().contains(tp) && reopened.add(session.modelId())) {
-        // another producer committed one transaction for this model (`adapters rollback` does):
-        // every model on the partition drops its unpublished work and reloads its committed state
-        log.warn("{}: {}; reloading committed state", session.modelId(), e.getMessage());
-        closeSessions(sessions.values().stream().filter(s -> s.partition().equals(tp)).toList());
-        consumer.seek(tp, committedOrStart(tp));
-      } else {
-        log.error("{}: {}; no longer training it here", session.modelId(), e.getMessage());
-        closeSessions(List.of(session));
-        fencedModels.add(session.modelId());
+      fenced(session, e, started);
+    } catch (RuntimeException e) {
+      if (!consumer.assignment().contains(session.partition())) {
+        // the partition went to another member during the publish: its commit is refused, and
+        // the new owner re-reads what it held
+        log.warn(
+            "{}: publish after losing {}: {}",
+            session.modelId(),
+            session.partition(),
+            e.toString());
+        return;
       }
+      throw e;
     }
   }
 
-  private long committedOrStart(TopicPartition tp) {
-    OffsetAndMetadata committed = consumer.committed(Set.of(tp)).get(tp);
-    return committed != null ? committed.offset() : consumer.beginningOffsets(List.of(tp)).get(tp);
+  private void commitDeadLetters(ModelSession session) {
+    Prepared prepared = prepare(session, true);
+    long started = System.nanoTime();
+    try {
+      offPollThread(
+          session,
+          () -> {
+            session.commitDeadLetters(
+                prepared.offsets(), prepared.group(), prepared.partitionDeadLetters());
+            return null;
+          });
+      committed(session, prepared);
+    } catch (FencedException e) {
+      fenced(session, e, started);
+    }
+  }
+
+  private void committed(ModelSession session, Prepared prepared) {
+    OffsetAndMetadata offset = prepared.offsets().get(session.partition());
+    PartitionLetters partition = letters.get(session.partition());
+    if (partition != null) {
+      partition.writtenBefore =
+          Math.max(
+              partition.writtenBefore,
+              Long.parseLong(offset.metadata().substring(DEAD_LETTERED_BEFORE.length())));
+    }
+  }
+
+  /**
+   * Another producer with this model's transactional id committed (a rollback, or a zombie's
+   * successor), or this transaction ran past transaction.timeout.ms and the coordinator aborted it.
+   * Either way the model's partition is reloaded from what is committed, as long as this process
+   * still owns it: every model on it drops its unpublished work and re-reads it.
+   */
+  private void fenced(ModelSession session, FencedException e, long startedNanos) {
+    TopicPartition tp = session.partition();
+    long elapsedMs = (System.nanoTime() - startedNanos) / 1_000_000;
+    Object timeout = producerProperties.get(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG);
+    boolean timedOut = elapsedMs >= Long.parseLong(String.valueOf(timeout));
+    if (timedOut) {
+      log.error(
+          "{}: the transaction took {} ms, over {}={}: aborted by the coordinator; reloading {}",
+          session.modelId(),
+          elapsedMs,
+          ProducerConfig.TRANSACTION_TIMEOUT_CONFIG,
+          timeout,
+          tp);
+    } else {
+      log.warn(
+          "{}: fenced by another producer with its transactional id (a rollback?): {}; reloading"
+              + " committed state of {}",
+          session.modelId(),
+          e.getMessage(),
+          tp);
+    }
+    closeSessions(sessions.values().stream().filter(s -> s.partition().equals(tp)).toList());
+    letters.remove(tp);
+    restoredStates = null;
+    if (consumer.assignment().contains(tp)) {
+      OffsetAndMetadata committed = consumer.committed(Set.of(tp)).get(tp);
+      letters.put(tp, PartitionLetters.after(committed));
+      consumer.seek(
+          tp,
+          committed != null ? committed.offset() : consumer.beginningOffsets(List.of(tp)).get(tp));
+    }
   }
 
   private void closeSessions(Collection<ModelSession> toClose) {
     for (ModelSession session : toClose) {
-      sessions.remove(session.modelId());
-      try {
-        session.close();
-      } catch (RuntimeException e) {
-        log.warn("{}: error while closing: {}", session.modelId(), e.toString());
+      sessions.remove(session.modelId(), session);
+      if (session == busy) {
+        retired.add(session); // the worker is using it: closed when it is done
+        continue;
       }
+      close(session);
+    }
+  }
+
+  private void closeRetired() {
+    for (ModelSession session : retired) {
+      close(session);
+    }
+    retired.clear();
+  }
+
+  private static void close(ModelSession session) {
+    try {
+      session.close();
+    } catch (RuntimeException e) {
+      log.warn("{}: error while closing: {}", session.modelId(), e.toString());
+    }
+  }
+
+  /** Dead letters of one partition that belong to no model trained here, waiting for a commit. */
+  private static final class PartitionLetters {
+    private final List<Rejection> pending = new ArrayList<>();
+    private long firstNanos;
+
+    /** Dead letters of offsets below this are already committed. */
+    long writtenBefore;
+
+    static PartitionLetters after(OffsetAndMetadata committed) {
+      PartitionLetters letters = new PartitionLetters();
+      if (committed != null
+          && committed.metadata() != null
+          && committed.metadata().startsWith(DEAD_LETTERED_BEFORE)) {
+        try {
+          letters.writtenBefore =
+              Long.parseLong(committed.metadata().substring(DEAD_LETTERED_BEFORE.length()));
+        } catch (NumberFormatException e) {
+          log.warn("unreadable offset metadata '{}': ignored", committed.metadata());
+        }
+      }
+      return letters;
+    }
+
+    void add(Rejection rejection, long nowNanos) {
+      if (pending.isEmpty()) {
+        firstNanos = nowNanos;
+      }
+      pending.add(rejection);
+    }
+
+    boolean waited(long nowNanos, long waitNanos) {
+      return !pending.isEmpty() && nowNanos - firstNanos >= waitNanos;
+    }
+
+    List<Rejection> takeAll() {
+      List<Rejection> all = List.copyOf(pending);
+      pending.clear();
+      return all;
     }
   }
 
@@ -269,12 +659,25 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
             lost.stream().map(ModelSession::modelId).toList());
       }
       closeSessions(lost);
+      partitions.forEach(letters::remove);
+      deferred.removeIf(r -> partitions.contains(new TopicPartition(r.topic(), r.partition())));
+    }
+
+    @Override
+    public void onPartitionsLost(Collection<TopicPartition> partitions) {
+      onPartitionsRevoked(partitions);
     }
 
     @Override
     public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-      fencedModels.clear();
-      reopened.clear();
+      Map<TopicPartition, OffsetAndMetadata> committed =
+          partitions.isEmpty() ? Map.of() : consumer.committed(Set.copyOf(partitions));
+      for (TopicPartition tp : partitions) {
+        letters.put(tp, PartitionLetters.after(committed.get(tp)));
+      }
+      if (!partitions.isEmpty()) {
+        readStates(); // once for every model of the new assignment
+      }
     }
   }
 

@@ -40,6 +40,12 @@ public final class TrainerConfig extends CommonConfig {
       "Model ids (adapters) to train; empty trains every model id found on the assigned"
           + " partitions.";
 
+  public static final String MAX_MODELS_CONFIG = "trainer.max.models";
+  private static final String MAX_MODELS_DOC =
+      "Most model ids one trainer process trains at once (each holds an adapter, optimizer moments"
+          + " and a producer). Pairs of further model ids on its partitions go to the dead letters"
+          + " as model_not_trained.";
+
   public static final String BATCH_MAX_WAIT_MS_CONFIG = "trainer.batch.max.wait.ms";
   private static final String BATCH_MAX_WAIT_MS_DOC =
       "A partial batch is trained once its oldest pair waited this long (its boundaries are"
@@ -87,6 +93,13 @@ public final class TrainerConfig extends CommonConfig {
           .define(INSTANCE_ID_CONFIG, Type.STRING, "", Importance.MEDIUM, INSTANCE_ID_DOC)
           .define(MODEL_DIR_CONFIG, Type.STRING, "", Importance.HIGH, MODEL_DIR_DOC)
           .define(MODEL_IDS_CONFIG, Type.LIST, "", Importance.HIGH, MODEL_IDS_DOC)
+          .define(
+              MAX_MODELS_CONFIG,
+              Type.INT,
+              64,
+              Range.between(1, 100_000),
+              Importance.MEDIUM,
+              MAX_MODELS_DOC)
           .define(
               BATCH_MAX_WAIT_MS_CONFIG,
               Type.LONG,

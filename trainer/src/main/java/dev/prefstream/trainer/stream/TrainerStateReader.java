@@ -8,11 +8,15 @@ import dev.prefstream.schemas.avro.TrainerState;
 import dev.prefstream.schemas.avro.TrainerStateRecord;
 import dev.prefstream.schemas.registry.SchemaRegistry;
 import dev.prefstream.schemas.serde.ConfluentAvro;
+import dev.prefstream.schemas.serde.WireFormatException;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,6 +31,21 @@ public final class TrainerStateReader {
 
   /** A model's state as last committed. */
   public record Restored(TrainerState state, Map<String, byte[]> files) {}
+
+  private static void skip(
+      Map<String, Integer> skipped,
+      String reason,
+      ConsumerRecord<String, byte[]> record,
+      String what) {
+    skipped.merge(reason, 1, Integer::sum);
+    log.error(
+        "trainer state record at {}-{}@{} skipped ({}): {}",
+        record.topic(),
+        record.partition(),
+        record.offset(),
+        reason,
+        what);
+  }
 
   static String chunkKey(String modelId, String file, int index) {
     return modelId + "/" + file + "/" + index;
@@ -43,42 +62,67 @@ public final class TrainerStateReader {
       Set<String> models) {
     ConfluentAvro<TrainerStateRecord> codec =
         new ConfluentAvro<>(TrainerStateRecord.class, registry, false);
-    Map<String, TrainerState> newest = new HashMap<>();
+    // every state record per model, oldest first: the newest one whose files are complete wins
+    Map<String, List<TrainerState>> states = new HashMap<>();
     FileChunks chunks = new FileChunks();
+    Map<String, Integer> skipped = new TreeMap<>();
     TopicScan.readAll(
         clientProperties,
         topics.trainerState(),
         record -> {
-          Object payload = codec.decode(record.value()).getPayload();
+          Object payload;
+          try {
+            payload = codec.decode(record.value()).getPayload();
+          } catch (WireFormatException e) {
+            skip(skipped, e.reason().code(), record, e.getMessage());
+            return;
+          }
           if (payload instanceof AdapterChunk chunk) {
-            if (models == null || models.contains(chunk.getModelId())) {
+            if (!chunkKey(chunk.getModelId(), chunk.getFile(), chunk.getIndex())
+                .equals(record.key())) {
+              skip(skipped, "key_mismatch", record, "chunk of " + chunk.getModelId());
+            } else if (models == null || models.contains(chunk.getModelId())) {
               chunks.add(chunk);
             }
           } else {
             TrainerState state = (TrainerState) payload;
-            if (models == null || models.contains(state.getModelId())) {
-              newest.merge(
-                  state.getModelId(), state, (a, b) -> b.getVersion() >= a.getVersion() ? b : a);
+            if (!state.getModelId().equals(record.key())) {
+              skip(skipped, "key_mismatch", record, "state of " + state.getModelId());
+            } else if (models == null || models.contains(state.getModelId())) {
+              states.computeIfAbsent(state.getModelId(), m -> new ArrayList<>()).add(state);
             }
           }
         });
     Map<String, Restored> restored = new HashMap<>();
-    newest.forEach(
-        (model, state) -> {
-          List<String> problems = new ArrayList<>();
-          Map<String, byte[]> files =
-              chunks.assembleAll(model, state.getVersion(), state.getFiles(), problems);
-          if (!problems.isEmpty()) {
-            throw new IllegalStateException(
-                "trainer state of "
-                    + model
-                    + " v"
-                    + state.getVersion()
-                    + " is incomplete: "
-                    + problems);
+    states.forEach(
+        (model, candidates) -> {
+          candidates.sort(Comparator.comparingLong(TrainerState::getVersion)); // stable: later wins
+          for (int i = candidates.size() - 1; i >= 0; i--) {
+            TrainerState state = candidates.get(i);
+            List<String> problems = new ArrayList<>();
+            Map<String, byte[]> files;
+            try {
+              files = chunks.assembleAll(model, state.getVersion(), state.getFiles(), problems);
+            } catch (RuntimeException e) { // absurd sizes in a forged record
+              files = Map.of();
+              problems.add(e.toString());
+            }
+            if (problems.isEmpty()) {
+              restored.put(model, new Restored(state, files));
+              return;
+            }
+            skipped.merge("incomplete_state", 1, Integer::sum);
+            log.error(
+                "trainer state of {} v{} is incomplete, skipped: {}",
+                model,
+                state.getVersion(),
+                problems);
           }
-          restored.put(model, new Restored(state, files));
         });
+    if (!skipped.isEmpty()) {
+      log.error(
+          "trainer state topic {}: records skipped, by reason: {}", topics.trainerState(), skipped);
+    }
     log.info("read trainer state of {} model(s)", restored.size());
     return restored;
   }

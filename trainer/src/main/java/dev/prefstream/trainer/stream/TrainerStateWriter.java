@@ -2,6 +2,7 @@ package dev.prefstream.trainer.stream;
 
 import dev.prefstream.publisher.AdapterFiles;
 import dev.prefstream.publisher.AdapterPublisher;
+import dev.prefstream.publisher.FencedException;
 import dev.prefstream.publisher.FileChunks;
 import dev.prefstream.publisher.Rollback;
 import dev.prefstream.schemas.Topics;
@@ -62,7 +63,11 @@ public final class TrainerStateWriter {
         writeState(tx, modelId, version, snapshot);
       }
       for (Rejection rejection : rejections) {
-        tx.send(deadLettersTopic, modelId, rejectionCodec.encode(deadLettersSubject, rejection));
+        // keyed by the model the record named (null when it named none readable)
+        tx.send(
+            deadLettersTopic,
+            rejection.getModelId(),
+            rejectionCodec.encode(deadLettersSubject, rejection));
       }
       tx.sendOffsets(positions, group);
     };
@@ -97,15 +102,28 @@ public final class TrainerStateWriter {
       String trainerId,
       String modelId,
       long toVersion) {
-    return Rollback.run(
-        clientProperties,
-        topics,
-        registry,
-        trainerId,
-        modelId,
-        toVersion,
-        rollbackReset(clientProperties, topics, registry));
+    // a running trainer that reloads the model at the same moment takes the transactional id
+    // back (fencing this attempt); each attempt re-reads the log, so no version number repeats
+    FencedException last = null;
+    for (int attempt = 1; attempt <= ROLLBACK_ATTEMPTS; attempt++) {
+      try {
+        return Rollback.run(
+            clientProperties,
+            topics,
+            registry,
+            trainerId,
+            modelId,
+            toVersion,
+            rollbackReset(clientProperties, topics, registry));
+      } catch (FencedException e) {
+        last = e;
+      }
+    }
+    throw last;
   }
+
+  /** Attempts of a rollback that a trainer reloading the same model keeps fencing. */
+  static final int ROLLBACK_ATTEMPTS = 5;
 
   /**
    * What a rollback commits for the trainer: a state holding the rolled-back weights, the model's
@@ -126,8 +144,13 @@ public final class TrainerStateWriter {
               .setSkippedBatches(current == null ? 0 : current.state().getSkippedBatches())
               .setLossState(Map.of())
               .setConfigHash(target.getConfigHash());
-      StateSnapshot snapshot =
-          new StateSnapshot(state, Map.of(AdapterFiles.WEIGHTS, files.weights()));
+      Map<String, byte[]> stateFiles = new TreeMap<>();
+      stateFiles.put(AdapterFiles.WEIGHTS, files.weights());
+      if (current != null && current.files().containsKey(Gate.HELD_OUT_FILE)) {
+        // the gate keeps judging on the same held-out pairs
+        stateFiles.put(Gate.HELD_OUT_FILE, current.files().get(Gate.HELD_OUT_FILE));
+      }
+      StateSnapshot snapshot = new StateSnapshot(state, stateFiles);
       return writer.alongside(
           modelId, newVersion, snapshot, List.of(), Map.of(), new ConsumerGroupMetadata("none"));
     };

@@ -27,6 +27,8 @@ final class VersionDraft {
   private final Map<String, double[]> metricSums = new TreeMap<>();
   private long from = -1;
   private long trainedThrough = -1;
+  private long lastSeen = -1;
+  private long firstDeadLetterNanos;
   private int pairs;
   private int applied;
 
@@ -49,11 +51,31 @@ final class VersionDraft {
     if (from < 0) {
       from = offset;
     }
+    lastSeen = Math.max(lastSeen, offset);
   }
 
-  void deadLetter(Rejection rejection) {
+  void deadLetter(Rejection rejection, long nowNanos) {
     saw(rejection.getSourceOffset());
+    if (deadLetters.isEmpty()) {
+      firstDeadLetterNanos = nowNanos;
+    }
     deadLetters.add(rejection);
+  }
+
+  /** True when dead letters wait for a commit and the oldest has waited {@code waitNanos}. */
+  boolean deadLettersWaited(long nowNanos, long waitNanos) {
+    return !deadLetters.isEmpty() && nowNanos - firstDeadLetterNanos >= waitNanos;
+  }
+
+  /**
+   * Closes a draft without batches (its records were all dead letters or held out): its range ends
+   * after the last record it saw, so a commit of it takes every dead letter.
+   */
+  void sealWithoutBatches() {
+    if (!batches.isEmpty()) {
+      throw new IllegalStateException("the draft has " + batches.size() + " batches to publish");
+    }
+    trainedThrough = Math.max(from, lastSeen + 1);
   }
 
   /** Records a trained batch of offsets {@code first..last}. */
@@ -78,6 +100,11 @@ final class VersionDraft {
       occurredAt.addAll(pairsOccurredAt);
       stepMetrics.forEach((k, v) -> metricSums.computeIfAbsent(k, x -> new double[1])[0] += v);
     }
+  }
+
+  /** True once the draft knows where it starts (a record seen, or a restored position). */
+  boolean started() {
+    return from >= 0;
   }
 
   boolean hasBatches() {
@@ -121,6 +148,9 @@ final class VersionDraft {
     List<Rejection> inRange =
         deadLetters.stream().filter(r -> r.getSourceOffset() < trainedThrough).toList();
     deadLetters.removeAll(inRange);
+    if (!deadLetters.isEmpty()) {
+      firstDeadLetterNanos = System.nanoTime();
+    }
     return inRange;
   }
 

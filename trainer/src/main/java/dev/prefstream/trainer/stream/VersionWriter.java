@@ -5,9 +5,11 @@ import dev.prefstream.publisher.AdapterPublisher;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.BaseModel;
 import dev.prefstream.schemas.avro.PartitionPosition;
+import dev.prefstream.schemas.avro.Rejection;
 import dev.prefstream.schemas.avro.TrainerState;
 import dev.prefstream.schemas.avro.VersionRefusal;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
@@ -48,7 +50,8 @@ final class VersionWriter implements AutoCloseable {
       long skippedBatches,
       Map<String, byte[]> stateFiles,
       Map<TopicPartition, OffsetAndMetadata> offsets,
-      ConsumerGroupMetadata group) {}
+      ConsumerGroupMetadata group,
+      List<Rejection> partitionDeadLetters) {}
 
   /** Publishes {@code draft} as {@code version} (parent {@code version - 1}) with its state. */
   AdapterManifest publish(
@@ -103,6 +106,14 @@ final class VersionWriter implements AutoCloseable {
     return refusal;
   }
 
+  /**
+   * Commits {@code draft}'s dead letters (it has no batches), the unchanged state at {@code
+   * version} with the position moved past them, and the offsets: no version, no refusal.
+   */
+  void commitDeadLetters(long version, VersionDraft draft, Commit commit) {
+    publisher.commit("committing dead letters of " + modelId, alongside(version, draft, commit));
+  }
+
   private AdapterPublisher.Alongside alongside(long version, VersionDraft draft, Commit commit) {
     TrainerState.Builder state =
         TrainerState.newBuilder()
@@ -117,9 +128,15 @@ final class VersionWriter implements AutoCloseable {
         modelId,
         version,
         new StateSnapshot(state, commit.stateFiles()),
-        draft.takeDeadLettersInRange(),
+        concat(draft.takeDeadLettersInRange(), commit.partitionDeadLetters()),
         commit.offsets(),
         commit.group());
+  }
+
+  private static List<Rejection> concat(List<Rejection> a, List<Rejection> b) {
+    List<Rejection> all = new ArrayList<>(a);
+    all.addAll(b);
+    return all;
   }
 
   @Override
