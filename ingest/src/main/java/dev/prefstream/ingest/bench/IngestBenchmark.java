@@ -77,15 +77,28 @@ public final class IngestBenchmark {
     }
   }
 
-  /** One round: the pipe, then ingest, on the same input. */
+  /**
+   * One round: the pipe, then ingest, on the same input. The CPU figures are this process's CPU
+   * time per event over the same interval (with the embedded broker, the broker's work is in it
+   * too): on a machine shared with other work they vary far less than wall-clock rates do.
+   */
   public record Round(
       int round,
       double pipeEventsPerSecond,
       double pipeStartupSeconds,
+      double pipeCpuMicrosPerEvent,
       double ingestEventsPerSecond,
-      double ingestStartupSeconds) {
+      double ingestStartupSeconds,
+      double ingestCpuMicrosPerEvent) {
     public double ratio() {
       return ingestEventsPerSecond / pipeEventsPerSecond;
+    }
+
+    /**
+     * Pipe CPU per event over ingest CPU per event: the ratio an otherwise idle CPU would allow.
+     */
+    public double cpuRatio() {
+      return pipeCpuMicrosPerEvent / ingestCpuMicrosPerEvent;
     }
   }
 
@@ -108,6 +121,14 @@ public final class IngestBenchmark {
       return ingestEventsPerSecond() / pipeEventsPerSecond();
     }
 
+    /** The median of the warm rounds' CPU ratios. */
+    public double cpuRatio() {
+      double[] sorted = warm().stream().mapToDouble(Round::cpuRatio).sorted().toArray();
+      return sorted.length % 2 == 1
+          ? sorted[sorted.length / 2]
+          : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+    }
+
     /** Human-readable lines. */
     public String describe() {
       StringBuilder out = new StringBuilder();
@@ -115,11 +136,12 @@ public final class IngestBenchmark {
           String.format(
               Locale.ROOT,
               "best of %d warm round(s): raw pipe %,.0f events/s, ingest %,.0f events/s,"
-                  + " ratio ingest/pipe %.3f%n",
+                  + " ratio ingest/pipe %.3f (CPU per event: pipe/ingest %.3f)%n",
               warm().size(),
               pipeEventsPerSecond(),
               ingestEventsPerSecond(),
-              ratio()));
+              ratio(),
+              cpuRatio()));
       return out.toString();
     }
 
@@ -133,6 +155,7 @@ public final class IngestBenchmark {
       json.put("pipe_events_per_second", round1(pipeEventsPerSecond()));
       json.put("ingest_events_per_second", round1(ingestEventsPerSecond()));
       json.put("ratio", Math.round(ratio() * 1e4) / 1e4);
+      json.put("cpu_ratio", Math.round(cpuRatio() * 1e4) / 1e4);
       json.put(
           "rounds",
           rounds.stream()
@@ -145,6 +168,9 @@ public final class IngestBenchmark {
                     m.put("ingest_events_per_second", round1(r.ingestEventsPerSecond()));
                     m.put("ingest_startup_seconds", round1(r.ingestStartupSeconds()));
                     m.put("ratio", Math.round(r.ratio() * 1e4) / 1e4);
+                    m.put("pipe_cpu_us_per_event", round1(r.pipeCpuMicrosPerEvent()));
+                    m.put("ingest_cpu_us_per_event", round1(r.ingestCpuMicrosPerEvent()));
+                    m.put("cpu_ratio", Math.round(r.cpuRatio() * 1e4) / 1e4);
                     return m;
                   })
               .toList());
@@ -218,21 +244,27 @@ public final class IngestBenchmark {
                   round,
                   pipe.eventsPerSecond,
                   pipe.startupSeconds,
+                  pipe.cpuMicrosPerEvent,
                   ingest.eventsPerSecond,
-                  ingest.startupSeconds);
+                  ingest.startupSeconds,
+                  ingest.cpuMicrosPerEvent);
           rounds.add(r);
           progress.accept(
               String.format(
                   Locale.ROOT,
-                  "round %d%s: raw pipe %,.0f events/s (start-up %.1f s), ingest %,.0f events/s"
-                      + " (start-up %.1f s), ratio %.3f",
+                  "round %d%s: raw pipe %,.0f events/s (start-up %.1f s, %.1f us CPU/event),"
+                      + " ingest %,.0f events/s (start-up %.1f s, %.1f us CPU/event), ratio %.3f,"
+                      + " CPU ratio %.3f",
                   round,
                   round == 1 && options.rounds() > 1 ? " (warm-up)" : "",
                   r.pipeEventsPerSecond(),
                   r.pipeStartupSeconds(),
+                  r.pipeCpuMicrosPerEvent(),
                   r.ingestEventsPerSecond(),
                   r.ingestStartupSeconds(),
-                  r.ratio()));
+                  r.ingestCpuMicrosPerEvent(),
+                  r.ratio(),
+                  r.cpuRatio()));
         }
         return new Result(options.events(), outputs, partitions, commitMs, rounds);
       } finally {
@@ -307,7 +339,8 @@ public final class IngestBenchmark {
     return outputs;
   }
 
-  private record Measured(double eventsPerSecond, double startupSeconds) {}
+  private record Measured(
+      double eventsPerSecond, double startupSeconds, double cpuMicrosPerEvent) {}
 
   /** The reference: consume feedback, produce the same bytes, commit offsets in the transaction. */
   private Measured pipe(int round, String out, int events) throws Exception {
@@ -405,6 +438,12 @@ public final class IngestBenchmark {
     }
   }
 
+  private static long processCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean)
+            java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
+  }
+
   /** Deletes what the run created, the ingest rounds' internal topics included (best effort). */
   private void deleteQuietly(Admin admin, List<String> created) {
     try {
@@ -426,6 +465,8 @@ public final class IngestBenchmark {
     private final AtomicBoolean done = new AtomicBoolean();
     private volatile long tenPercentAt;
     private volatile long allAt;
+    private volatile long tenPercentCpu;
+    private volatile long allCpu;
     private volatile RuntimeException failure;
     private final Thread thread;
 
@@ -458,9 +499,11 @@ public final class IngestBenchmark {
           long now = System.nanoTime();
           if (tenPercentAt == 0 && seen >= expected / 10) {
             tenPercentAt = now;
+            tenPercentCpu = processCpuNanos();
           }
           if (seen >= expected) {
             allAt = now;
+            allCpu = processCpuNanos();
           }
         }
       } catch (RuntimeException e) {
@@ -479,7 +522,8 @@ public final class IngestBenchmark {
       }
       double steadySeconds = (allAt - tenPercentAt) / 1e9;
       double startup = (tenPercentAt - start) / 1e9;
-      return new Measured(events * 0.9 / steadySeconds, startup);
+      double cpuMicros = (allCpu - tenPercentCpu) / 1e3 / (events * 0.9);
+      return new Measured(events * 0.9 / steadySeconds, startup, cpuMicros);
     }
 
     @Override
