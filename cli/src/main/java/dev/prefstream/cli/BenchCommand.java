@@ -18,14 +18,15 @@ import picocli.CommandLine.Spec;
     name = "bench",
     description = "Benchmarks.",
     mixinStandardHelpOptions = true,
-    subcommands = {BenchCommand.Train.class})
+    subcommands = {BenchCommand.Train.class, BenchIngestCommand.class})
 public final class BenchCommand implements Runnable {
 
   @Spec CommandSpec spec;
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(spec.commandLine(), "Missing subcommand: train");
+    throw new CommandLine.ParameterException(
+        spec.commandLine(), "Missing subcommand: train or ingest");
   }
 
   @Command(

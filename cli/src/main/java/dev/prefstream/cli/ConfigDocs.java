@@ -65,6 +65,7 @@ final class ConfigDocs {
     readers.put("demo", demo);
     readers.put("stack", Set.of(CommonConfig.DATA_DIR_CONFIG));
     readers.put("ingest", IngestConfig.CONFIG.names());
+    readers.put("bench ingest", IngestConfig.CONFIG.names());
     readers.put("trainer", TrainerConfig.CONFIG.names());
     readers.put("sink", SinkConfig.CONFIG.names());
     readers.put("train", Recipe.CONFIG.names());

@@ -4,9 +4,14 @@ import dev.prefstream.schemas.TopicAdmin;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.registry.SchemaRegistry;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.Metric;
@@ -31,19 +36,24 @@ public final class IngestService implements AutoCloseable {
   static final int LARGE_RECORD_BYTES = Topics.DEAD_LETTER_MAX_MESSAGE_BYTES;
 
   private final KafkaStreams streams;
+  private final ByModelPurger purger;
 
-  private IngestService(KafkaStreams streams) {
+  private IngestService(KafkaStreams streams, ByModelPurger purger) {
     this.streams = streams;
+    this.purger = purger;
   }
 
   /** Creates missing topics, then starts the topology; returns once it is running. */
   public static IngestService start(IngestConfig config, SchemaRegistry registry) {
     Map<String, Object> client = config.kafkaClientProperties();
+    int byModelPartitions;
     try (Admin admin = Admin.create(client)) {
+      short replication = config.getShort(IngestConfig.TOPIC_REPLICATION_FACTOR_CONFIG);
       TopicAdmin.ensure(
           admin,
           config.topics().all(config.getInt(IngestConfig.TOPIC_PARTITIONS_CONFIG)),
-          config.getShort(IngestConfig.TOPIC_REPLICATION_FACTOR_CONFIG));
+          replication);
+      byModelPartitions = ensureByModelTopic(admin, config, replication);
     }
     Properties props = new Properties();
     props.putAll(client);
@@ -62,18 +72,74 @@ public final class IngestService implements AutoCloseable {
     props.putIfAbsent(
         StreamsConfig.topicPrefix(TopicConfig.MAX_MESSAGE_BYTES_CONFIG),
         Integer.toString(LARGE_RECORD_BYTES));
+    // batches of 16 KB (the default) hold ~40 pairs: one produce request per 40 records per
+    // partition; larger batches cut the broker's per-request work (linger stays at Streams' 100 ms,
+    // and every commit flushes anyway)
+    props.putIfAbsent(StreamsConfig.producerPrefix(ProducerConfig.BATCH_SIZE_CONFIG), 256 * 1024);
     // a record without a valid timestamp takes its partition's time instead of failing the task
     props.putIfAbsent(
         StreamsConfig.DEFAULT_TIMESTAMP_EXTRACTOR_CLASS_CONFIG,
         UsePartitionTimeOnInvalidTimestamp.class);
-    KafkaStreams streams = new KafkaStreams(IngestTopology.build(config, registry), props);
+    KafkaStreams streams =
+        new KafkaStreams(IngestTopology.build(config, registry, byModelPartitions), props);
     streams.setUncaughtExceptionHandler(
         e -> {
           log.error("ingest stream thread failed; replacing it (its transaction is aborted)", e);
           return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
         });
     streams.start();
-    return new IngestService(streams);
+    return new IngestService(
+        streams,
+        new ByModelPurger(client, config.applicationId(), IngestTopology.byModelTopic(config)));
+  }
+
+  /**
+   * Creates the by-model topic when missing, with as many partitions as the larger input topic (so
+   * that feedback keyed by model id is already where its model's state is), and returns its
+   * partition count. Records on it are deleted once consumed ({@link ByModelPurger}), so it keeps
+   * them until then, however long ingest is down.
+   */
+  static int ensureByModelTopic(Admin admin, IngestConfig config, short replication) {
+    String topic = IngestTopology.byModelTopic(config);
+    Topics topics = config.topics();
+    try {
+      Map<String, Integer> inputs =
+          partitionCounts(admin, List.of(topics.feedback(), topics.served()));
+      int partitions = Math.max(inputs.get(topics.feedback()), inputs.get(topics.served()));
+      TopicAdmin.ensure(
+          admin,
+          List.of(
+              new Topics.TopicSpec(
+                  topic,
+                  partitions,
+                  Map.of(
+                      TopicConfig.CLEANUP_POLICY_CONFIG,
+                      TopicConfig.CLEANUP_POLICY_DELETE,
+                      TopicConfig.RETENTION_MS_CONFIG,
+                      "-1",
+                      TopicConfig.SEGMENT_BYTES_CONFIG,
+                      Integer.toString(50 * 1024 * 1024),
+                      TopicConfig.MAX_MESSAGE_BYTES_CONFIG,
+                      Integer.toString(LARGE_RECORD_BYTES)))),
+          replication);
+      return partitionCounts(admin, List.of(topic)).get(topic);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while creating " + topic, e);
+    } catch (ExecutionException | TimeoutException e) {
+      throw new IllegalStateException("cannot describe the topics of ingest: " + e.getCause(), e);
+    }
+  }
+
+  private static Map<String, Integer> partitionCounts(Admin admin, List<String> names)
+      throws InterruptedException, ExecutionException, TimeoutException {
+    Map<String, Integer> counts = new HashMap<>();
+    admin
+        .describeTopics(names)
+        .allTopicNames()
+        .get(30, TimeUnit.SECONDS)
+        .forEach((name, description) -> counts.put(name, description.partitions().size()));
+    return counts;
   }
 
   public KafkaStreams.State state() {
@@ -104,6 +170,10 @@ public final class IngestService implements AutoCloseable {
 
   @Override
   public void close() {
-    streams.close(Duration.ofSeconds(30));
+    try {
+      streams.close(Duration.ofSeconds(30));
+    } finally {
+      purger.close();
+    }
   }
 }

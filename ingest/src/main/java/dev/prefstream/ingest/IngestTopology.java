@@ -9,7 +9,6 @@ import dev.prefstream.schemas.serde.AvroSerde;
 import java.time.Duration;
 import java.util.Map;
 import org.apache.kafka.common.serialization.Serdes;
-import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.kstream.Branched;
@@ -17,32 +16,38 @@ import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
-import org.apache.kafka.streams.kstream.Repartitioned;
 import org.apache.kafka.streams.state.Stores;
 
 /**
  * The ingest topology as a pure function of its configuration:
  *
  * <pre>
- * feedback ─ decode-feedback ─┐                       ┌─ rejected ─ dead-letters
+ * feedback ─ decode-feedback ─┐                          ┌─ rejected ─ dead-letters
  * served ─── decode-served ───┴─ merge ─ route-at-decode ┤
- *                                                      └─ valid ─ key-by-model ─ by-model (repartition)
- * by-model ─ restore ─ deduplicate ─ rate-limit ─ join-served ─ pair-binary ─ make-pairs ─ route ─┬─ pairs
- *                      [event-ids]   [user-rates]  [impressions,   [binary-pending]                  ├─ unpaired
- *                                                   waiting-choices]                                 └─ dead-letters
+ *                                                         └─ valid ─ place-by-model ─┬─ local ──────────┐
+ *                                                                                    └─ elsewhere ─ by-model topic
+ * by-model topic ─ restore ─────────────────────────────────────────────────────────────── merge ─┘
+ *   ─ deduplicate ─ rate-limit ─ join-served ─ pair-binary ─ make-pairs ─ route ─┬─ pairs
+ *     [event-ids]   [user-rates]  [impressions,   [binary-pending]               ├─ unpaired
+ *                                  waiting-choices]                              └─ dead-letters
  * </pre>
  *
- * One repartition, by the model id read from the value, co-locates every piece of state: event-id
- * dedup, per-user rate limits, the served join (keyed by model id and request id) and binary
- * pairing (model id and prompt). Input keys are never trusted for this (a Confluent Avro producer
- * frames keys as Avro, or sends none); they only travel along, so that a dead letter keeps the
+ * Every piece of state (event-id dedup, per-user rate limits, the served join keyed by model id and
+ * request id, binary pairing by model id and prompt) lives in the task that owns the model id
+ * ({@link ByModel#partition}). Input keys are never trusted for this (a Confluent Avro producer
+ * frames keys as Avro, or sends none): the model id is read from the value. A record that the
+ * owning task read itself (feedback keyed by model id, the usual case) is processed at once; any
+ * other goes through the by-model topic, which the same sub-topology reads, to its owner. That hop
+ * costs a transactional write, a read one commit later and a second decode, so it is taken only
+ * when needed. Records travel it as they arrived ({@link Sourced}), so that a dead letter keeps the
  * record's original key and value bytes and its source offset. Every operator and store is named,
  * so internal topic names never shift when the topology grows.
  */
 public final class IngestTopology {
   static final String FEEDBACK_SOURCE = "feedback-source";
   static final String SERVED_SOURCE = "served-source";
-  static final String REPARTITION = "by-model";
+  static final String BY_MODEL_SOURCE = "by-model-source";
+  static final String BY_MODEL_SINK = "by-model-sink";
   static final String PAIRS_SINK = "pairs-sink";
   static final String UNPAIRED_SINK = "unpaired-sink";
   static final String DECODE_DEAD_LETTERS_SINK = "dead-letters-at-decode-sink";
@@ -50,7 +55,27 @@ public final class IngestTopology {
 
   private IngestTopology() {}
 
-  public static Topology build(IngestConfig config, SchemaRegistry registry) {
+  /**
+   * The topic that carries records to the task owning their model: {@code
+   * <ingest.application.id>-by-model-repartition}, the name Kafka Streams gave the repartition
+   * topic that did this for every record before, so records in flight there at an upgrade are still
+   * read. Ingest creates it ({@link IngestService}) and deletes what it has consumed.
+   */
+  public static String byModelTopic(IngestConfig config) {
+    return config.applicationId() + "-by-model-repartition";
+  }
+
+  /**
+   * The topology.
+   *
+   * @param byModelPartitions the partitions of {@link #byModelTopic}: which task owns which model
+   */
+  public static Topology build(
+      IngestConfig config, SchemaRegistry registry, int byModelPartitions) {
+    if (byModelPartitions < 1) {
+      throw new IllegalArgumentException(
+          "the by-model topic needs at least one partition, got " + byModelPartitions);
+    }
     Topics topics = config.topics();
     RecordReader reader = new RecordReader(registry, new FeedbackRules(config));
     AvroSerde<PreferencePair> pairSerde = AvroSerde.forValues(PreferencePair.class, registry);
@@ -90,17 +115,32 @@ public final class IngestTopology {
             topics.deadLetters(),
             Produced.with(Serdes.ByteArray(), rejectionSerde).withName(DECODE_DEAD_LETTERS_SINK));
 
-    KStream<String, Staged> outcomes =
+    Map<String, KStream<String, ByModel.Placed>> placed =
         decoded
             .get("route-at-decode-valid")
-            .map(
-                (key, staged) -> KeyValue.pair(modelIdOf(staged), sourceOf(staged)),
-                Named.as("key-by-model"))
-            .repartition(
-                Repartitioned.<String, Sourced>as(REPARTITION)
-                    .withKeySerde(Serdes.String())
-                    .withValueSerde(Sourced.serde()))
-            .processValues(() -> new RestoreProcessor(reader), Named.as("restore"))
+            .process(() -> new ByModel.Placement(byModelPartitions), Named.as("place-by-model"))
+            .split(Named.as("route-by-model-"))
+            .branch((model, p) -> p.local(), Branched.as("local"))
+            .defaultBranch(Branched.as("elsewhere"));
+    placed
+        .get("route-by-model-elsewhere")
+        .mapValues(p -> ByModel.sourceOf(p.staged()), Named.as("to-sourced"))
+        .to(
+            byModelTopic(config),
+            Produced.with(Serdes.String(), Sourced.serde())
+                .withStreamPartitioner(new ByModel.Partitioner(byModelPartitions))
+                .withName(BY_MODEL_SINK));
+    KStream<String, Staged> arrived =
+        builder.stream(
+                byModelTopic(config),
+                Consumed.with(Serdes.String(), Sourced.serde()).withName(BY_MODEL_SOURCE))
+            .processValues(() -> new RestoreProcessor(reader), Named.as("restore"));
+
+    KStream<String, Staged> outcomes =
+        placed
+            .get("route-by-model-local")
+            .mapValues(ByModel.Placed::staged, Named.as("local-staged"))
+            .merge(arrived, Named.as("merge-by-model"))
             .processValues(
                 () -> new Deduplicator(config.dedupRetention()),
                 Named.as("deduplicate"),
@@ -157,13 +197,15 @@ public final class IngestTopology {
             Serdes.String(),
             Serdes.String()));
     Duration rateWindow = config.rateLimitWindow();
+    // one window of counters (users x models active in it) fits in memory; the changelog keeps
+    // them exactly-once. A record cache in front cost more (a sorted-map lookup per event, the
+    // top frame of ingest's profile) than the changelog writes it saved.
     builder.addStateStore(
         Stores.windowStoreBuilder(
-                Stores.persistentWindowStore(RateLimiter.STORE, rateWindow, rateWindow, false),
+                Stores.inMemoryWindowStore(RateLimiter.STORE, rateWindow, rateWindow, false),
                 Serdes.String(),
                 Serdes.Long())
-            // counters of one user are bumped many times between commits: write the changelog once
-            .withCachingEnabled());
+            .withCachingDisabled());
     builder.addStateStore(
         Stores.windowStoreBuilder(
             Stores.persistentWindowStore(
@@ -187,19 +229,5 @@ public final class IngestTopology {
 
   private static String[] binaryStores(IngestConfig config) {
     return config.binaryPairWindow().isZero() ? new String[0] : new String[] {BinaryPairer.STORE};
-  }
-
-  private static String modelIdOf(Staged staged) {
-    if (staged instanceof Staged.Feedback feedback) {
-      return feedback.event().getModelId();
-    }
-    return ((Staged.Impression) staged).impression().getModelId();
-  }
-
-  private static Sourced sourceOf(Staged staged) {
-    if (staged instanceof Staged.Feedback feedback) {
-      return feedback.source();
-    }
-    return ((Staged.Impression) staged).source();
   }
 }

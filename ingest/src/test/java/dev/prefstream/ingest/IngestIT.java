@@ -31,9 +31,12 @@ import org.apache.avro.generic.GenericDatumWriter;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.avro.io.BinaryEncoder;
 import org.apache.avro.io.EncoderFactory;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -55,13 +58,14 @@ class IngestIT {
   static EmbeddedStack stack;
   static RestSchemaRegistry registry;
   static IngestService ingest;
+  static IngestConfig config;
   static Topics topics;
 
   @BeforeAll
   static void start() {
     stack = EmbeddedStack.start(dataDir);
     registry = new RestSchemaRegistry(stack.registryUrl());
-    IngestConfig config =
+    config =
         new IngestConfig(
             Map.of(
                 CommonConfig.BOOTSTRAP_SERVERS_CONFIG, stack.bootstrapServers(),
@@ -116,6 +120,56 @@ class IngestIT {
     scenario.verify(stack.bootstrapServers(), registry, topics, TIMEOUT);
     // the Python client framed its keys as Avro strings under their own subject
     assertThat(registry.versions(ConfluentAvro.subject(topics.feedback(), true))).isNotEmpty();
+  }
+
+  @Test
+  void aModelsEventsMeetInTheTaskThatOwnsItWhicheverPartitionTheyArriveOn() throws Exception {
+    String model = "placed";
+    int owner = ByModel.partition(model, 2);
+    int other = 1 - owner;
+    String byModel = IngestTopology.byModelTopic(config);
+    long byModelBefore = endOffsets(byModel);
+    ConfluentAvro<FeedbackEvent> codec = new ConfluentAvro<>(FeedbackEvent.class, registry, true);
+    String subject = ConfluentAvro.subject(topics.feedback(), false);
+    // each event twice: once on the owner's partition (processed where it is read), once on the
+    // other one (through the by-model topic); whichever copy comes second is the duplicate
+    int[][] placements = {{owner, other}, {other, owner}, {other, other}};
+    for (int i = 0; i < placements.length; i++) {
+      byte[] value = codec.encode(subject, pairwise("placed-" + i, b -> b.setModelId(model)));
+      for (int partition : placements[i]) {
+        produce(topics.feedback(), partition, "k", value);
+      }
+    }
+    List<PreferencePair> pairs =
+        OutputReader.read(
+            stack.bootstrapServers(),
+            topics.pairs(),
+            new StringDeserializer(),
+            AvroSerde.forValues(PreferencePair.class, registry).deserializer(),
+            pp -> pp.getModelId().equals(model),
+            placements.length,
+            TIMEOUT);
+    assertThat(pairs)
+        .extracting(pp -> pp.getEventIds().get(0))
+        .containsExactlyInAnyOrder("placed-0", "placed-1", "placed-2");
+    List<Rejection> dead =
+        OutputReader.read(
+            stack.bootstrapServers(),
+            topics.deadLetters(),
+            new ByteArrayDeserializer(),
+            AvroSerde.forValues(Rejection.class, registry).deserializer(),
+            r -> model.equals(r.getModelId()),
+            placements.length,
+            TIMEOUT);
+    assertThat(dead)
+        .extracting(Rejection::getReason, Rejection::getEventId)
+        .containsExactlyInAnyOrder(
+            org.assertj.core.groups.Tuple.tuple("duplicate_event", "placed-0"),
+            org.assertj.core.groups.Tuple.tuple("duplicate_event", "placed-1"),
+            org.assertj.core.groups.Tuple.tuple("duplicate_event", "placed-2"));
+    // the four copies read on the other partition went through the by-model topic (its end
+    // offsets also count transaction markers, so at least four)
+    assertThat(endOffsets(byModel) - byModelBefore).isGreaterThanOrEqualTo(4);
   }
 
   @Test
@@ -291,6 +345,32 @@ class IngestIT {
             new ByteArraySerializer(),
             new ByteArraySerializer())) {
       producer.send(new ProducerRecord<>(topic, key.getBytes(StandardCharsets.UTF_8), value));
+    }
+  }
+
+  private static void produce(String topic, int partition, String key, byte[] value) {
+    try (KafkaProducer<byte[], byte[]> producer =
+        new KafkaProducer<>(
+            Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.bootstrapServers()),
+            new ByteArraySerializer(),
+            new ByteArraySerializer())) {
+      producer.send(
+          new ProducerRecord<>(topic, partition, key.getBytes(StandardCharsets.UTF_8), value));
+    }
+  }
+
+  /** The sum of the end offsets of {@code topic}'s partitions. */
+  private static long endOffsets(String topic) {
+    try (KafkaConsumer<byte[], byte[]> consumer =
+        new KafkaConsumer<>(
+            Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.bootstrapServers()),
+            new ByteArrayDeserializer(),
+            new ByteArrayDeserializer())) {
+      List<TopicPartition> partitions =
+          consumer.partitionsFor(topic).stream()
+              .map(p -> new TopicPartition(topic, p.partition()))
+              .toList();
+      return consumer.endOffsets(partitions).values().stream().mapToLong(Long::longValue).sum();
     }
   }
 

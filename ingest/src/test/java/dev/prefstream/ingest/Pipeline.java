@@ -69,7 +69,9 @@ final class Pipeline implements AutoCloseable {
       throw new UncheckedIOException(e);
     }
     props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
-    driver = new TopologyTestDriver(IngestTopology.build(config, registry), props, T0);
+    // the driver has one task and one partition per topic: every model is local to it (IngestIT
+    // covers the by-model topic, on a real broker with two partitions)
+    driver = new TopologyTestDriver(IngestTopology.build(config, registry, 1), props, T0);
     ByteArraySerializer bytes = new ByteArraySerializer();
     feedback = driver.createInputTopic(topics.feedback(), bytes, bytes, T0, Duration.ofMillis(1));
     served = driver.createInputTopic(topics.served(), bytes, bytes, T0, Duration.ofMillis(1));

@@ -1,0 +1,53 @@
+package dev.prefstream.ingest.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class IngestBenchmarkResultTest {
+
+  @Test
+  void theSummaryIsTheBestOfTheWarmRoundsUnderTheContractedNames() {
+    IngestBenchmark.Result result =
+        new IngestBenchmark.Result(
+            1000,
+            1200,
+            2,
+            100,
+            List.of(
+                // a cold round faster than every warm one must not count
+                new IngestBenchmark.Round(1, 900_000, 5, 10, 800_000, 9, 20),
+                new IngestBenchmark.Round(2, 100_000, 1, 10, 30_000, 2, 40),
+                new IngestBenchmark.Round(3, 120_000, 1, 10, 20_000, 2, 50)));
+    Map<String, Object> json = result.json();
+    assertThat(json.get("pipe_events_per_second")).isEqualTo(120_000.0);
+    assertThat(json.get("ingest_events_per_second")).isEqualTo(30_000.0);
+    assertThat(json.get("ratio")).isEqualTo(0.25);
+    // CPU ratios of the warm rounds: 10/40 and 10/50; their median
+    assertThat(json.get("cpu_ratio")).isEqualTo(0.225);
+    assertThat((List<?>) json.get("rounds")).hasSize(3);
+  }
+
+  @Test
+  void oneRoundIsItsOwnSummary() {
+    IngestBenchmark.Result result =
+        new IngestBenchmark.Result(
+            1000,
+            1200,
+            2,
+            100,
+            List.of(new IngestBenchmark.Round(1, 50_000, 1, 10, 10_000, 2, 40)));
+    assertThat(result.ratio()).isEqualTo(0.2);
+  }
+
+  @Test
+  void tooFewEventsOrRoundsAreRefused() {
+    assertThatThrownBy(() -> new IngestBenchmark.Options(5, 1))
+        .hasMessageContaining("--events must be at least 10, got 5");
+    assertThatThrownBy(() -> new IngestBenchmark.Options(100, 0))
+        .hasMessageContaining("--rounds must be at least 1, got 0");
+  }
+}
