@@ -35,7 +35,7 @@ class ChatTemplateTest {
         try {
           t.render(messages, gen);
           failures.add(id + ": expected error " + c.get("error").asText());
-        } catch (IllegalArgumentException e) {
+        } catch (TemplateException e) {
           if (!e.getMessage().contains(c.get("error").asText())) {
             failures.add(id + ": wrong error " + e.getMessage());
           }
