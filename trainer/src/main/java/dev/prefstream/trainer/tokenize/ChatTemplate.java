@@ -9,10 +9,10 @@ import java.util.Map;
 
 /**
  * A Hugging Face chat template, rendered as transformers' {@code apply_chat_template} renders it:
- * the variables are {@code messages}, {@code tools} and {@code documents} (None),
- * {@code add_generation_prompt}, the tokenizer's special tokens ({@code bos_token}, {@code
- * eos_token}, ...) and the recipe's chat template kwargs (e.g. {@code enable_thinking}). Message text
- * is data, never template code: {@code {{ 7*7 }}} in a message renders literally.
+ * the variables are {@code messages}, {@code tools} and {@code documents} (None), {@code
+ * add_generation_prompt}, the tokenizer's special tokens ({@code bos_token}, {@code eos_token},
+ * ...) and the recipe's chat template kwargs (e.g. {@code enable_thinking}). Message text is data,
+ * never template code: {@code {{ 7*7 }}} in a message renders literally.
  *
  * <p>The template is parsed when this is made, so one that uses an unsupported construct fails at
  * start-up, naming it; a conversation the template refuses ({@code raise_exception}) or cannot
@@ -30,8 +30,7 @@ public final class ChatTemplate {
    * @param kwargs extra template variables (chat_template_kwargs)
    * @throws TemplateException when the template cannot be parsed or uses an unsupported construct
    */
-  public ChatTemplate(
-      String template, Map<String, ?> specialTokens, Map<String, ?> kwargs) {
+  public ChatTemplate(String template, Map<String, ?> specialTokens, Map<String, ?> kwargs) {
     this.template = JinjaTemplate.parse(template);
     this.specialTokens = new LinkedHashMap<>(specialTokens);
     this.kwargs = new LinkedHashMap<>(kwargs);

@@ -23,17 +23,84 @@ final class Builtins {
 
   static final Set<String> FILTERS =
       Set.of(
-          "abs", "capitalize", "count", "d", "default", "dictsort", "e", "escape", "first", "float",
-          "indent", "int", "items", "join", "last", "length", "list", "lower", "map", "max", "min",
-          "reject", "rejectattr", "replace", "reverse", "round", "safe", "select", "selectattr",
-          "sort", "string", "sum", "title", "tojson", "trim", "unique", "upper", "wordcount");
+          "abs",
+          "capitalize",
+          "count",
+          "d",
+          "default",
+          "dictsort",
+          "e",
+          "escape",
+          "first",
+          "float",
+          "indent",
+          "int",
+          "items",
+          "join",
+          "last",
+          "length",
+          "list",
+          "lower",
+          "map",
+          "max",
+          "min",
+          "reject",
+          "rejectattr",
+          "replace",
+          "reverse",
+          "round",
+          "safe",
+          "select",
+          "selectattr",
+          "sort",
+          "string",
+          "sum",
+          "title",
+          "tojson",
+          "trim",
+          "unique",
+          "upper",
+          "wordcount");
 
   static final Set<String> TESTS =
       Set.of(
-          "boolean", "callable", "defined", "divisibleby", "eq", "equalto", "escaped", "even",
-          "false", "float", "ge", "greaterthan", "gt", "in", "integer", "iterable", "le", "lessthan",
-          "lower", "lt", "mapping", "ne", "none", "number", "odd", "sameas", "sequence", "string",
-          "true", "undefined", "upper", "==", "!=", "<", ">", "<=", ">=");
+          "boolean",
+          "callable",
+          "defined",
+          "divisibleby",
+          "eq",
+          "equalto",
+          "escaped",
+          "even",
+          "false",
+          "float",
+          "ge",
+          "greaterthan",
+          "gt",
+          "in",
+          "integer",
+          "iterable",
+          "le",
+          "lessthan",
+          "lower",
+          "lt",
+          "mapping",
+          "ne",
+          "none",
+          "number",
+          "odd",
+          "sameas",
+          "sequence",
+          "string",
+          "true",
+          "undefined",
+          "upper",
+          "==",
+          "!=",
+          "<",
+          ">",
+          "<=",
+          ">=");
 
   static void requireFilter(String name, Token at) {
     if (!FILTERS.contains(name)) {
@@ -80,7 +147,9 @@ final class Builtins {
       case "gt", "greaterthan", ">" -> Py.compare(v, arg(args, 0, name), ">") > 0;
       case "ge", ">=" -> Py.compare(v, arg(args, 0, name), ">=") >= 0;
       case "in" -> Py.contains(arg(args, 0, name), v);
-      case "sameas" -> v == arg(args, 0, name) || (v != null && v.equals(arg(args, 0, name)) && v instanceof Boolean);
+      case "sameas" ->
+          v == arg(args, 0, name)
+              || (v != null && v.equals(arg(args, 0, name)) && v instanceof Boolean);
       default -> throw new JinjaError("unknown test " + name);
     };
   }
@@ -246,7 +315,8 @@ final class Builtins {
             (a, b) -> {
               Object x = attr == null ? a : in.getAttrOrItem(a, attr);
               Object y = attr == null ? b : in.getAttrOrItem(b, attr);
-              if (x instanceof String s && y instanceof String t
+              if (x instanceof String s
+                  && y instanceof String t
                   && !Py.truthy(param(args, kw, 1, "case_sensitive", false))) {
                 return Py.compare(s.toLowerCase(Locale.ROOT), t.toLowerCase(Locale.ROOT), "<");
               }

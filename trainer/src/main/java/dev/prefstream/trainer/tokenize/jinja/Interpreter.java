@@ -95,8 +95,10 @@ final class Interpreter {
         case "length" -> (long) n;
         case "depth" -> 1L;
         case "depth0" -> 0L;
-        case "previtem" -> index0 > 0 ? items.get(index0 - 1) : new Undefined("there is no previous item");
-        case "nextitem" -> index0 < n - 1 ? items.get(index0 + 1) : new Undefined("there is no next item");
+        case "previtem" ->
+            index0 > 0 ? items.get(index0 - 1) : new Undefined("there is no previous item");
+        case "nextitem" ->
+            index0 < n - 1 ? items.get(index0 + 1) : new Undefined("there is no next item");
         case "cycle" ->
             (Py.Callable)
                 (args, kw) -> {
@@ -276,23 +278,23 @@ final class Interpreter {
 
     } else if (e instanceof Node.ListExpr l) {
 
-        List<Object> items = new ArrayList<>();
-        l.items().forEach(x -> items.add(eval(x, scope)));
-        return items;
+      List<Object> items = new ArrayList<>();
+      l.items().forEach(x -> items.add(eval(x, scope)));
+      return items;
 
     } else if (e instanceof Node.TupleExpr t) {
 
-        List<Object> items = new ArrayList<>();
-        t.items().forEach(x -> items.add(eval(x, scope)));
-        return new Tuple(items);
+      List<Object> items = new ArrayList<>();
+      t.items().forEach(x -> items.add(eval(x, scope)));
+      return new Tuple(items);
 
     } else if (e instanceof Node.DictExpr d) {
 
-        Map<Object, Object> m = new LinkedHashMap<>();
-        for (int i = 0; i < d.keys().size(); i++) {
-          m.put(eval(d.keys().get(i), scope), eval(d.values().get(i), scope));
-        }
-        return m;
+      Map<Object, Object> m = new LinkedHashMap<>();
+      for (int i = 0; i < d.keys().size(); i++) {
+        m.put(eval(d.keys().get(i), scope), eval(d.values().get(i), scope));
+      }
+      return m;
 
     } else if (e instanceof Node.GetAttr g) {
       return getAttr(eval(g.target(), scope), g.attr(), g.target());
@@ -302,108 +304,128 @@ final class Interpreter {
 
     } else if (e instanceof Node.Slice s) {
 
-        Object target = eval(s.target(), scope);
-        requireDefined(target, s.target());
-        return Py.slice(
-            target,
-            s.start() == null ? null : eval(s.start(), scope),
-            s.stop() == null ? null : eval(s.stop(), scope),
-            s.step() == null ? null : eval(s.step(), scope));
+      Object target = eval(s.target(), scope);
+      requireDefined(target, s.target());
+      return Py.slice(
+          target,
+          s.start() == null ? null : eval(s.start(), scope),
+          s.stop() == null ? null : eval(s.stop(), scope),
+          s.step() == null ? null : eval(s.step(), scope));
 
     } else if (e instanceof Node.Call c) {
       return call(c, scope);
 
     } else if (e instanceof Node.Filter f) {
 
-        Object target = eval(f.target(), scope);
-        Map<String, Object> kw = new LinkedHashMap<>();
-        for (int i = 0; i < f.kwNames().size(); i++) {
-          kw.put(f.kwNames().get(i), eval(f.kwValues().get(i), scope));
-        }
-        List<Object> args = new ArrayList<>();
-        f.args().forEach(x -> args.add(eval(x, scope)));
-        if (target instanceof Undefined u
-            && !List.of(
-                    "default", "d", "length", "count", "trim", "string", "list", "items", "join",
-                    "first", "last", "upper", "lower", "capitalize", "title", "replace", "indent",
-                    "e", "escape", "safe", "wordcount")
-                .contains(f.name())) {
-          throw undefinedError(u, f.target());
-        }
-        return Builtins.filter(this, f.name(), target, args, kw);
+      Object target = eval(f.target(), scope);
+      Map<String, Object> kw = new LinkedHashMap<>();
+      for (int i = 0; i < f.kwNames().size(); i++) {
+        kw.put(f.kwNames().get(i), eval(f.kwValues().get(i), scope));
+      }
+      List<Object> args = new ArrayList<>();
+      f.args().forEach(x -> args.add(eval(x, scope)));
+      if (target instanceof Undefined u
+          && !List.of(
+                  "default",
+                  "d",
+                  "length",
+                  "count",
+                  "trim",
+                  "string",
+                  "list",
+                  "items",
+                  "join",
+                  "first",
+                  "last",
+                  "upper",
+                  "lower",
+                  "capitalize",
+                  "title",
+                  "replace",
+                  "indent",
+                  "e",
+                  "escape",
+                  "safe",
+                  "wordcount")
+              .contains(f.name())) {
+        throw undefinedError(u, f.target());
+      }
+      return Builtins.filter(this, f.name(), target, args, kw);
 
     } else if (e instanceof Node.Test t) {
 
-        Object target = eval(t.target(), scope);
-        List<Object> args = new ArrayList<>();
-        t.args().forEach(x -> args.add(eval(x, scope)));
-        boolean r = Builtins.test(t.name(), target, args);
-        return t.negated() != r;
+      Object target = eval(t.target(), scope);
+      List<Object> args = new ArrayList<>();
+      t.args().forEach(x -> args.add(eval(x, scope)));
+      boolean r = Builtins.test(t.name(), target, args);
+      return t.negated() != r;
 
     } else if (e instanceof Node.Unary u) {
 
-        Object v = eval(u.operand(), scope);
-        return switch (u.op()) {
-          case "not" -> !Py.truthy(v);
-          case "-" -> {
-            requireDefined(v, u.operand());
-            if (v instanceof Double d) {
-              yield -d;
-            }
-            if (Py.isInt(v)) {
-              yield -Py.toLong(v);
-            }
-            throw new JinjaError("bad operand type for unary -: '" + Py.typeName(v) + "'");
+      Object v = eval(u.operand(), scope);
+      return switch (u.op()) {
+        case "not" -> !Py.truthy(v);
+        case "-" -> {
+          requireDefined(v, u.operand());
+          if (v instanceof Double d) {
+            yield -d;
           }
-          default -> {
-            requireDefined(v, u.operand());
-            if (!Py.isNumber(v)) {
-              throw new JinjaError("bad operand type for unary +: '" + Py.typeName(v) + "'");
-            }
-            yield v instanceof Boolean ? (Object) Py.toLong(v) : v;
+          if (Py.isInt(v)) {
+            yield -Py.toLong(v);
           }
-        };
+          throw new JinjaError("bad operand type for unary -: '" + Py.typeName(v) + "'");
+        }
+        default -> {
+          requireDefined(v, u.operand());
+          if (!Py.isNumber(v)) {
+            throw new JinjaError("bad operand type for unary +: '" + Py.typeName(v) + "'");
+          }
+          yield v instanceof Boolean ? (Object) Py.toLong(v) : v;
+        }
+      };
 
     } else if (e instanceof Node.Binary b) {
 
-        if (b.op().equals("and")) {
-          Object l = eval(b.left(), scope);
-          return Py.truthy(l) ? eval(b.right(), scope) : l;
-        }
-        if (b.op().equals("or")) {
-          Object l = eval(b.left(), scope);
-          return Py.truthy(l) ? l : eval(b.right(), scope);
-        }
+      if (b.op().equals("and")) {
         Object l = eval(b.left(), scope);
-        Object r = eval(b.right(), scope);
-        requireDefined(l, b.left());
-        requireDefined(r, b.right());
-        return binary(b.op(), l, r);
+        return Py.truthy(l) ? eval(b.right(), scope) : l;
+      }
+      if (b.op().equals("or")) {
+        Object l = eval(b.left(), scope);
+        return Py.truthy(l) ? l : eval(b.right(), scope);
+      }
+      Object l = eval(b.left(), scope);
+      Object r = eval(b.right(), scope);
+      requireDefined(l, b.left());
+      requireDefined(r, b.right());
+      return binary(b.op(), l, r);
 
     } else if (e instanceof Node.Compare c) {
 
-        Object left = eval(c.first(), scope);
-        for (int i = 0; i < c.ops().size(); i++) {
-          Object right = eval(c.rest().get(i), scope);
-          if (!compare(c.ops().get(i), left, right)) {
-            return false;
-          }
-          left = right;
+      Object left = eval(c.first(), scope);
+      for (int i = 0; i < c.ops().size(); i++) {
+        Object right = eval(c.rest().get(i), scope);
+        if (!compare(c.ops().get(i), left, right)) {
+          return false;
         }
-        return true;
+        left = right;
+      }
+      return true;
 
     } else if (e instanceof Node.Concat c) {
 
-        StringBuilder b = new StringBuilder();
-        for (Expr part : c.parts()) {
-          b.append(print(eval(part, scope)));
-        }
-        return b.toString();
+      StringBuilder b = new StringBuilder();
+      for (Expr part : c.parts()) {
+        b.append(print(eval(part, scope)));
+      }
+      return b.toString();
 
     } else if (e instanceof Node.Cond c) {
       return Py.truthy(eval(c.test(), scope))
-              ? eval(c.then(), scope)
-              : c.orElse() == null ? new Undefined("the if expression was false and had no else") : eval(c.orElse(), scope);
+          ? eval(c.then(), scope)
+          : c.orElse() == null
+              ? new Undefined("the if expression was false and had no else")
+              : eval(c.orElse(), scope);
     }
     throw new JinjaError("unknown expression");
   }
@@ -454,13 +476,19 @@ final class Interpreter {
       boolean ints = Py.isInt(l) && Py.isInt(r);
       switch (op) {
         case "+" -> {
-          return ints ? (Object) Math.addExact(Py.toLong(l), Py.toLong(r)) : Py.toDouble(l) + Py.toDouble(r);
+          return ints
+              ? (Object) Math.addExact(Py.toLong(l), Py.toLong(r))
+              : Py.toDouble(l) + Py.toDouble(r);
         }
         case "-" -> {
-          return ints ? (Object) Math.subtractExact(Py.toLong(l), Py.toLong(r)) : Py.toDouble(l) - Py.toDouble(r);
+          return ints
+              ? (Object) Math.subtractExact(Py.toLong(l), Py.toLong(r))
+              : Py.toDouble(l) - Py.toDouble(r);
         }
         case "*" -> {
-          return ints ? (Object) Math.multiplyExact(Py.toLong(l), Py.toLong(r)) : Py.toDouble(l) * Py.toDouble(r);
+          return ints
+              ? (Object) Math.multiplyExact(Py.toLong(l), Py.toLong(r))
+              : Py.toDouble(l) * Py.toDouble(r);
         }
         case "/" -> {
           if (Py.toDouble(r) == 0) {
@@ -506,7 +534,9 @@ final class Interpreter {
       if (l instanceof String a && r instanceof String b) {
         return a + b;
       }
-      if (l instanceof List<?> a && r instanceof List<?> b && (l instanceof Tuple) == (r instanceof Tuple)) {
+      if (l instanceof List<?> a
+          && r instanceof List<?> b
+          && (l instanceof Tuple) == (r instanceof Tuple)) {
         List<Object> out = new ArrayList<>(a);
         out.addAll(b);
         return l instanceof Tuple ? new Tuple(out) : out;
@@ -634,8 +664,12 @@ final class Interpreter {
     if (callee instanceof Undefined u) {
       String what =
           c.callee() instanceof Node.GetAttr g
-              ? "the method '" + g.attr() + "' (not supported by prefstream, or not a method of this value)"
-              : c.callee() instanceof Node.Name n ? "'" + n.name() + "' (not a function here)" : "an undefined value";
+              ? "the method '"
+                  + g.attr()
+                  + "' (not supported by prefstream, or not a method of this value)"
+              : c.callee() instanceof Node.Name n
+                  ? "'" + n.name() + "' (not a function here)"
+                  : "an undefined value";
       throw new JinjaError("cannot call " + what + ": " + u.hint());
     }
     if (!(callee instanceof Py.Callable fn)) {

@@ -66,7 +66,8 @@ public final class JinjaTemplate {
             });
     g.put(
         "strftime_now",
-        (Py.Callable) (args, kw) -> strftime(clock.get(), Py.str(args.isEmpty() ? "" : args.get(0))));
+        (Py.Callable)
+            (args, kw) -> strftime(clock.get(), Py.str(args.isEmpty() ? "" : args.get(0))));
     g.put("namespace", (Py.Callable) Builtins::namespace);
     g.put("range", (Py.Callable) (args, kw) -> Builtins.range(args));
     g.put(
@@ -87,7 +88,11 @@ public final class JinjaTemplate {
   }
 
   static Object fromJava(Object v) {
-    if (v == null || v instanceof String || v instanceof Boolean || v instanceof Long || v instanceof Double) {
+    if (v == null
+        || v instanceof String
+        || v instanceof Boolean
+        || v instanceof Long
+        || v instanceof Double) {
       return v;
     }
     if (v instanceof Integer || v instanceof Short || v instanceof Byte) {

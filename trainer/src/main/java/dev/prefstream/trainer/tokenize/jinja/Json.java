@@ -16,7 +16,8 @@ final class Json {
       Object v, boolean ensureAscii, Object indent, Object separators, boolean sortKeys) {
     String indentUnit = null;
     if (indent != null && !(indent instanceof Py.Undefined)) {
-      indentUnit = indent instanceof String s ? s : " ".repeat((int) Math.max(0, Py.toLong(indent)));
+      indentUnit =
+          indent instanceof String s ? s : " ".repeat((int) Math.max(0, Py.toLong(indent)));
     }
     String itemSep = indentUnit == null ? ", " : ",";
     String keySep = ": ";
@@ -48,7 +49,9 @@ final class Json {
         b.append(x);
       } else if (v instanceof Double d) {
         b.append(
-            d.isNaN() ? "NaN" : d.isInfinite() ? (d > 0 ? "Infinity" : "-Infinity") : Py.floatRepr(d));
+            d.isNaN()
+                ? "NaN"
+                : d.isInfinite() ? (d > 0 ? "Infinity" : "-Infinity") : Py.floatRepr(d));
       } else if (v instanceof String s) {
         string(s, b);
       } else if (v instanceof List<?> l) {
@@ -84,7 +87,13 @@ final class Json {
           first = false;
           newline(b, depth + 1);
           Object k = e.getKey();
-          string(k instanceof String s ? s : k == null ? "null" : k instanceof Boolean x ? (x ? "true" : "false") : Py.repr(k), b);
+          string(
+              k instanceof String s
+                  ? s
+                  : k == null
+                      ? "null"
+                      : k instanceof Boolean x ? (x ? "true" : "false") : Py.repr(k),
+              b);
           b.append(keySep);
           write(e.getValue(), b, depth + 1);
         }
@@ -109,7 +118,8 @@ final class Json {
           case '\f' -> b.append("\\f");
           default -> {
             if (c < 0x20 || (ensureAscii && c > 0x7e)) {
-              b.append(String.format("\\u%04x", (int) c)); // UTF-16 units: surrogate pairs as Python
+              b.append(
+                  String.format("\\u%04x", (int) c)); // UTF-16 units: surrogate pairs as Python
             } else {
               b.append(c);
             }

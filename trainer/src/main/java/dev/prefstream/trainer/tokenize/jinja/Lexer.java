@@ -6,11 +6,11 @@ import java.util.List;
 
 /**
  * Splits a template into text and tags the way transformers' jinja2 environment does (jinja2 3.1
- * lexer, {@code trim_blocks=True}, {@code lstrip_blocks=True}, {@code keep_trailing_newline=False}):
- * {@code -} on a tag strips all whitespace on that side, {@code +} turns lstrip/trim off for that
- * side, a block or comment tag eats the one newline after it, and spaces/tabs before a block or
- * comment tag that starts its line are dropped. Newlines are normalized to {@code \n} and one
- * trailing newline of the template is dropped, as jinja2 does.
+ * lexer, {@code trim_blocks=True}, {@code lstrip_blocks=True}, {@code
+ * keep_trailing_newline=False}): {@code -} on a tag strips all whitespace on that side, {@code +}
+ * turns lstrip/trim off for that side, a block or comment tag eats the one newline after it, and
+ * spaces/tabs before a block or comment tag that starts its line are dropped. Newlines are
+ * normalized to {@code \n} and one trailing newline of the template is dropped, as jinja2 does.
  */
 final class Lexer {
 
@@ -154,7 +154,9 @@ final class Lexer {
   }
 
   private int nextTag(int from) {
-    for (int i = src.indexOf('{', from); i >= 0 && i + 1 < src.length(); i = src.indexOf('{', i + 1)) {
+    for (int i = src.indexOf('{', from);
+        i >= 0 && i + 1 < src.length();
+        i = src.indexOf('{', i + 1)) {
       char c = src.charAt(i + 1);
       if (c == '{' || c == '%' || c == '#') {
         return i;
@@ -282,7 +284,9 @@ final class Lexer {
       pos++;
     }
     boolean isFloat = false;
-    if (pos + 1 < src.length() && src.charAt(pos) == '.' && Character.isDigit(src.charAt(pos + 1))) {
+    if (pos + 1 < src.length()
+        && src.charAt(pos) == '.'
+        && Character.isDigit(src.charAt(pos + 1))) {
       isFloat = true;
       pos++;
       while (pos < src.length() && (Character.isDigit(src.charAt(pos)) || src.charAt(pos) == '_')) {
@@ -360,7 +364,9 @@ final class Lexer {
         default -> {
           if (e >= '0' && e <= '7') {
             int v = e - '0';
-            for (int k = 0; k < 2 && pos < src.length() && src.charAt(pos) >= '0' && src.charAt(pos) <= '7'; k++) {
+            for (int k = 0;
+                k < 2 && pos < src.length() && src.charAt(pos) >= '0' && src.charAt(pos) <= '7';
+                k++) {
               v = v * 8 + (src.charAt(pos++) - '0');
             }
             b.appendCodePoint(v);

@@ -20,10 +20,31 @@ final class Methods {
   static Py.Callable bind(Object base, String name) {
     if (base instanceof String s) {
       return switch (name) {
-        case "strip", "lstrip", "rstrip", "startswith", "endswith", "split", "rsplit",
-                "splitlines", "upper", "lower", "title", "capitalize", "replace", "find", "rfind",
-                "count", "join", "removeprefix", "removesuffix", "isdigit", "isalpha", "isspace",
-                "isalnum", "isupper", "islower" ->
+        case "strip",
+            "lstrip",
+            "rstrip",
+            "startswith",
+            "endswith",
+            "split",
+            "rsplit",
+            "splitlines",
+            "upper",
+            "lower",
+            "title",
+            "capitalize",
+            "replace",
+            "find",
+            "rfind",
+            "count",
+            "join",
+            "removeprefix",
+            "removesuffix",
+            "isdigit",
+            "isalpha",
+            "isspace",
+            "isalnum",
+            "isupper",
+            "islower" ->
             (args, kw) -> string(s, name, args, kw);
         default -> null;
       };
@@ -33,7 +54,8 @@ final class Methods {
         case "items", "keys", "values", "get" -> (args, kw) -> map(m, name, args);
         case "pop", "popitem", "update", "setdefault", "clear" ->
             (args, kw) -> {
-              throw new JinjaError("dict." + name + "() modifies a value: not allowed in templates");
+              throw new JinjaError(
+                  "dict." + name + "() modifies a value: not allowed in templates");
             };
         default -> null;
       };
@@ -42,7 +64,8 @@ final class Methods {
       return switch (name) {
         case "append", "extend", "insert", "pop", "remove", "sort", "reverse", "clear" ->
             (args, kw) -> {
-              throw new JinjaError("list." + name + "() modifies a value: not allowed in templates");
+              throw new JinjaError(
+                  "list." + name + "() modifies a value: not allowed in templates");
             };
         default -> null;
       };
@@ -101,7 +124,8 @@ final class Methods {
               : s.substring(0, s.offsetByCodePoints(0, 1)).toUpperCase(Locale.ROOT)
                   + s.substring(s.offsetByCodePoints(0, 1)).toLowerCase(Locale.ROOT);
       case "replace" ->
-          replace(s, strArg(a, 0, name), strArg(a, 1, name), a.size() > 2 ? Py.toLong(a.get(2)) : -1);
+          replace(
+              s, strArg(a, 0, name), strArg(a, 1, name), a.size() > 2 ? Py.toLong(a.get(2)) : -1);
       case "find", "rfind" -> {
         String sub = strArg(a, 0, name);
         int at = name.equals("find") ? s.indexOf(sub) : s.lastIndexOf(sub);
@@ -123,7 +147,8 @@ final class Methods {
         boolean first = true;
         for (Object o : Py.iterate(arg(a, 0))) {
           if (!(o instanceof String x)) {
-            throw new JinjaError("sequence item: expected str instance, " + Py.typeName(o) + " found");
+            throw new JinjaError(
+                "sequence item: expected str instance, " + Py.typeName(o) + " found");
           }
           b.append(first ? "" : s).append(x);
           first = false;
@@ -195,7 +220,8 @@ final class Methods {
     for (int i = 0; i < s.length(); ) {
       int c = s.codePointAt(i);
       i += Character.charCount(c);
-      boolean cased = Character.isUpperCase(c) || Character.isLowerCase(c) || Character.isTitleCase(c);
+      boolean cased =
+          Character.isUpperCase(c) || Character.isLowerCase(c) || Character.isTitleCase(c);
       b.appendCodePoint(prevCased ? Character.toLowerCase(c) : Character.toTitleCase(c));
       prevCased = cased;
     }
@@ -252,7 +278,10 @@ final class Methods {
     }
     List<Object> out = new ArrayList<>();
     int end = s.length();
-    for (int at; out.size() < maxsplit && (at = s.lastIndexOf(sep, end - sep.length())) >= 0 && end - sep.length() >= 0; ) {
+    for (int at;
+        out.size() < maxsplit
+            && (at = s.lastIndexOf(sep, end - sep.length())) >= 0
+            && end - sep.length() >= 0; ) {
       out.add(0, s.substring(at + sep.length(), end));
       end = at;
     }
@@ -268,8 +297,16 @@ final class Methods {
     while (i < s.length()) {
       char c = s.charAt(i);
       boolean br =
-          c == '\n' || c == '\r' || c == 0x0b || c == 0x0c || c == 0x1c || c == 0x1d || c == 0x1e
-              || c == 0x85 || c == 0x2028 || c == 0x2029;
+          c == '\n'
+              || c == '\r'
+              || c == 0x0b
+              || c == 0x0c
+              || c == 0x1c
+              || c == 0x1d
+              || c == 0x1e
+              || c == 0x85
+              || c == 0x2028
+              || c == 0x2029;
       if (br) {
         out.add(s.substring(start, i));
         i += (c == '\r' && i + 1 < s.length() && s.charAt(i + 1) == '\n') ? 2 : 1;

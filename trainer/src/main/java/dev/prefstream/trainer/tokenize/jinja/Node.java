@@ -52,7 +52,12 @@ sealed interface Node {
       implements Expr {}
 
   record Filter(
-      int line, Expr target, String name, List<Expr> args, List<String> kwNames, List<Expr> kwValues)
+      int line,
+      Expr target,
+      String name,
+      List<Expr> args,
+      List<String> kwNames,
+      List<Expr> kwValues)
       implements Expr {}
 
   record Test(int line, Expr target, String name, List<Expr> args, boolean negated)

@@ -47,7 +47,9 @@ final class Parser {
     if (i >= tokens.size()) {
       Token last = tokens.isEmpty() ? null : tokens.get(tokens.size() - 1);
       throw new TemplateException(
-          "chat template line " + (last == null ? 1 : last.line()) + ": unexpected end of template");
+          "chat template line "
+              + (last == null ? 1 : last.line())
+              + ": unexpected end of template");
     }
     return tokens.get(i++);
   }

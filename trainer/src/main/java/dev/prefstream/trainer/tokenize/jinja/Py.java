@@ -172,7 +172,10 @@ final class Py {
       StringBuilder b = new StringBuilder("{");
       boolean first = true;
       for (Map.Entry<?, ?> e : m.entrySet()) {
-        b.append(first ? "" : ", ").append(repr(e.getKey())).append(": ").append(repr(e.getValue()));
+        b.append(first ? "" : ", ")
+            .append(repr(e.getKey()))
+            .append(": ")
+            .append(repr(e.getValue()));
         first = false;
       }
       return b.append("}").toString();
@@ -200,7 +203,12 @@ final class Py {
       return sign + (plain.contains(".") ? plain : plain + ".0");
     }
     String mantissa = digits.length() == 1 ? digits : digits.charAt(0) + "." + digits.substring(1);
-    return sign + mantissa + "e" + (exp < 0 ? "-" : "+") + (Math.abs(exp) < 10 ? "0" : "") + Math.abs(exp);
+    return sign
+        + mantissa
+        + "e"
+        + (exp < 0 ? "-" : "+")
+        + (Math.abs(exp) < 10 ? "0" : "")
+        + Math.abs(exp);
   }
 
   static String stringRepr(String s) {
@@ -416,7 +424,13 @@ final class Py {
       return Integer.compare(x.size(), y.size());
     }
     throw new JinjaError(
-        "'" + op + "' not supported between instances of '" + typeName(a) + "' and '" + typeName(b) + "'");
+        "'"
+            + op
+            + "' not supported between instances of '"
+            + typeName(a)
+            + "' and '"
+            + typeName(b)
+            + "'");
   }
 
   /** Python's {@code x in container}. */
