@@ -59,7 +59,7 @@ class ChatTemplateTest {
       checked++;
     }
     assertThat(failures).as("renders that differ from jinja2").isEmpty();
-    assertThat(checked).isEqualTo(60);
+    assertThat(checked).isEqualTo(100);
   }
 
   @Test

@@ -232,7 +232,14 @@ final class Builtins {
                 + s.substring(s.offsetByCodePoints(0, 1)).toLowerCase(Locale.ROOT);
       }
       case "title" -> {
-        return Methods.title(Py.str(v));
+        // jinja2's do_title, not str.title(): words start after runs of - whitespace ( { [ <
+        StringBuilder b = new StringBuilder();
+        for (String item : splitKeepingSeparators(Py.str(v))) {
+          int first = item.offsetByCodePoints(0, 1);
+          b.append(item.substring(0, first).toUpperCase(Locale.ROOT))
+              .append(item.substring(first).toLowerCase(Locale.ROOT));
+        }
+        return b.toString();
       }
       case "first" -> {
         List<Object> l = Py.iterate(v);
@@ -457,6 +464,26 @@ final class Builtins {
       }
       default -> throw new JinjaError("the '" + name + "' filter is not supported");
     }
+  }
+
+  /** re.split(r"([-\\s({\\[<]+)", s) without the empty items. */
+  private static List<String> splitKeepingSeparators(String s) {
+    List<String> out = new ArrayList<>();
+    int i = 0;
+    while (i < s.length()) {
+      int j = i;
+      boolean sep = isTitleSeparator(s.charAt(i));
+      while (j < s.length() && isTitleSeparator(s.charAt(j)) == sep) {
+        j++;
+      }
+      out.add(s.substring(i, j));
+      i = j;
+    }
+    return out;
+  }
+
+  private static boolean isTitleSeparator(char c) {
+    return c == '-' || c == '(' || c == '{' || c == '[' || c == '<' || Py.isSpace(c);
   }
 
   private static String testName(Object o) {

@@ -182,10 +182,9 @@ final class Interpreter {
       }
       items.add(item);
     }
-    if (items.isEmpty()) {
-      exec(f.orElse(), scope);
-      return;
-    }
+    // jinja2 compiles for-else with a flag cleared at the end of the body: the else block runs
+    // unless some iteration ran its body to the end (a continue or break skips the clearing)
+    boolean completed = false;
     Loop loop = new Loop(items);
     for (int k = 0; k < items.size(); k++) {
       loop.index0 = k;
@@ -194,11 +193,15 @@ final class Interpreter {
       bind(f.targets(), items.get(k), s);
       try {
         exec(f.body(), s);
+        completed = true;
       } catch (LoopSignal signal) {
         if (signal.isBreak) {
           break;
         }
       }
+    }
+    if (!completed) {
+      exec(f.orElse(), scope);
     }
   }
 
