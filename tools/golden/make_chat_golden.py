@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Golden chat-template renders made with Python's jinja2 (Debian python3-jinja2), configured as
 Hugging Face transformers configures it for apply_chat_template: a sandboxed environment with
-trim_blocks and lstrip_blocks, raise_exception as a global, and a json.dumps-based tojson.
+trim_blocks and lstrip_blocks, the loopcontrols extension, raise_exception as a global, and a
+json.dumps-based tojson.
 
 Run: /usr/bin/python3 tools/golden/make_chat_golden.py
 Writes trainer/src/test/resources/golden/chat_templates.json.
@@ -86,6 +87,70 @@ TEMPLATES = {
         "<assistant>\n"
         "{% endif %}\n"
     ),
+    # Gemma 2 (google/gemma-2-*-it), transcribed from its tokenizer_config.json
+    "gemma2": (
+        "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+        "{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+        "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+        "{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}"
+        "{{ '<start_of_turn>' + role + '\\n' + message['content'] | trim + '<end_of_turn>\\n' }}{% endfor %}"
+        "{% if add_generation_prompt %}{{'<start_of_turn>model\\n'}}{% endif %}"
+    ),
+    # Phi-3 (microsoft/Phi-3-mini-4k-instruct), transcribed from its tokenizer_config.json
+    "phi3": (
+        "{% for message in messages %}{% if message['role'] == 'system' %}{{'<|system|>\\n' + message['content'] + '<|end|>\\n'}}"
+        "{% elif message['role'] == 'user' %}{{'<|user|>\\n' + message['content'] + '<|end|>\\n'}}"
+        "{% elif message['role'] == 'assistant' %}{{'<|assistant|>\\n' + message['content'] + '<|end|>\\n'}}{% endif %}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% else %}{{ eos_token }}{% endif %}"
+    ),
+    # Llama 2 chat (meta-llama/Llama-2-7b-chat-hf), transcribed from its tokenizer_config.json
+    "llama2_chat": (
+        "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}"
+        "{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}"
+        "{% for message in loop_messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+        "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+        "{% if loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}"
+        "{% else %}{% set content = message['content'] %}{% endif %}"
+        "{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}"
+        "{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}"
+    ),
+    # the constructs real templates use, together: namespace assignment, reversed slices, loop
+    # attributes, tojson with arguments, string methods, tests, whitespace control, loop controls,
+    # macros, set blocks, for-else, filters
+    "constructs": (
+        "{%- macro show(m, sep=': ') -%}\n"
+        "  {{- m.role | upper ~ sep ~ (m.content | length) -}}\n"
+        "{%- endmacro -%}\n"
+        "{%- set ns = namespace(last_user=-1, count=0, seen='') -%}\n"
+        "{%- for message in messages[::-1] %}\n"
+        "    {%- set index = (messages|length - 1) - loop.index0 %}\n"
+        "    {%- if ns.last_user == -1 and message.role == 'user' %}{% set ns.last_user = index %}{% endif %}\n"
+        "    {%- set ns.count = ns.count + 1 %}\n"
+        "    {%- set ns.seen = ns.seen ~ message['role'][0] %}\n"
+        "{%- endfor %}\n"
+        "last={{ ns.last_user }} count={{ ns.count }} seen={{ ns.seen }} rev={{ messages[-1:0:-1] | length }}\n"
+        "{% for m in messages %}\n"
+        "  {% if loop.first %}[first of {{ loop.length }}]{% endif %}\n"
+        "{{ loop.index }}/{{ loop.revindex }}/{{ loop.revindex0 }} {{ show(m) }} {{ show(m, sep='=') }}\n"
+        "  {%+ if m.content.startswith('!') or m.content.endswith(('?', '  ')) %}  punct{% endif %}\n"
+        "  {{- ' prev=' ~ (loop.previtem.role if loop.previtem is defined else 'none') }}\n"
+        "  {{- ' split=' ~ m.content.split()|join('+') ~ ' rsplit=' ~ m.content.rsplit(' ', 1)|tojson }}\n"
+        "  {{- ' strip=' ~ m.content.strip()|tojson ~ m.content.lstrip('! ')|tojson ~ m.content.rstrip()|tojson }}\n"
+        "  {{- ' first3=' ~ m.content[:3]|tojson ~ ' last3=' ~ m.content[-3:]|tojson ~ ' every2=' ~ m.content[::2]|tojson }}\n"
+        "  {%- if m.reasoning is defined %}{{ raise_exception('no reasoning here') }}{% endif %}\n"
+        "  {%- if m.content is string and m.missing is not defined and m.get('missing') is none %} ok{% endif %}\n"
+        "  {%- if 'Hello' in m.content %}{% continue %}{% endif %}\n"
+        "  {{- ' json=' ~ m | tojson }} {{ {'b': [1, 2.5, none, true], 'a': m.content} | tojson(indent=2, sort_keys=true) }}\n"
+        "  {{- {'k': 'v', 'n': 1} | tojson(separators=(',', ':')) }}\n"
+        "  {%- if loop.index > 3 %}{% break %}{% endif %}\n"
+        "{% else %}\n"
+        "no messages\n"
+        "{% endfor %}\n"
+        "{% set block %}{{ messages | map(attribute='role') | join(',') }}|{{ messages | selectattr('role', 'equalto', 'user') | list | length }}{% endset %}\n"
+        "{{ block }} {{ (messages | last).content | replace(' ', '_') | title }} {{ undefined_name | default('dflt') }}\n"
+        "{{- '\\t' ~ 7 // 2 ~ ' ' ~ 7 / 2 ~ ' ' ~ -7 % 3 ~ ' ' ~ 2 ** 10 ~ ' ' ~ none ~ ' ' ~ (1, 'x') ~ ' ' ~ [1, 'y'] }}\n"
+        "{% if add_generation_prompt %}<gen>{% endif %}\n"
+    ),
 }
 
 CONVERSATIONS = {
@@ -110,7 +175,8 @@ def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)
 
 
 def main():
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                        extensions=["jinja2.ext.loopcontrols"])
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
     cases = []

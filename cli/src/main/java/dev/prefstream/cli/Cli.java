@@ -1,5 +1,6 @@
 package dev.prefstream.cli;
 
+import dev.prefstream.trainer.tokenize.TemplateException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.concurrent.Callable;
@@ -8,8 +9,8 @@ import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 
 /**
- * Turns bad option values into usage errors, and invalid settings and I/O failures into one-line
- * messages.
+ * Turns bad option values into usage errors, and invalid settings, unusable chat templates or
+ * conversations, and I/O failures into one-line messages.
  */
 final class Cli {
 
@@ -23,6 +24,10 @@ final class Cli {
       // a setting, named with its value: not a usage error, so no option list
       spec.commandLine().getErr().println("prefstream " + spec.name() + ": " + e.getMessage());
       return 2;
+    } catch (TemplateException e) {
+      // the model's chat template or the data: not a usage error, so no option list
+      spec.commandLine().getErr().println("prefstream " + spec.name() + ": " + e.getMessage());
+      return 1;
     } catch (IllegalArgumentException | IllegalStateException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
     } catch (IOException | UncheckedIOException e) {

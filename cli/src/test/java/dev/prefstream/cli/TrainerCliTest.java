@@ -191,6 +191,73 @@ class TrainerCliTest {
     assertThat(missing.err()).contains("config.json");
   }
 
+  /** A copy of the model with {@code template} as its chat_template.jinja. */
+  static Path modelWithTemplate(String name, String template) throws Exception {
+    Path copy = dir.resolve(name);
+    Files.createDirectories(copy);
+    try (var files = Files.list(dir.resolve("model"))) {
+      for (Path f : files.toList()) {
+        Files.copy(f, copy.resolve(f.getFileName()));
+      }
+    }
+    Files.writeString(copy.resolve("chat_template.jinja"), template);
+    return copy;
+  }
+
+  static Run evalWith(Path model, String... extra) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "--model", model.toString(), "--pairs", dir.resolve("heldout.jsonl").toString()));
+    args.addAll(List.of(extra));
+    return run(new EvalCommand(), args.toArray(String[]::new));
+  }
+
+  @Test
+  void chatTemplateFailuresAreOneLineErrorsNamingTheConstructNotUsageErrors() throws Exception {
+    Run raised =
+        evalWith(modelWithTemplate("raising", "{{ raise_exception('no chats for this model') }}"));
+    assertThat(raised.code()).isEqualTo(1);
+    assertThat(raised.err())
+        .contains("line 2:") // the first chat prompt in heldout.jsonl
+        .contains("no chats for this model")
+        .doesNotContain("--pairs")
+        .doesNotContain("Usage");
+    Run unsupported =
+        evalWith(modelWithTemplate("including", "{% include 'other.jinja' %}{{ messages }}"));
+    assertThat(unsupported.code()).isEqualTo(1);
+    assertThat(unsupported.err())
+        .contains("chat_template.jinja")
+        .contains("{% include %}")
+        .doesNotContain("Usage");
+  }
+
+  @Test
+  void chatTemplateKwargsReachTheTemplate() throws Exception {
+    Path model =
+        modelWithTemplate(
+            "thinking",
+            "{% for m in messages %}{{ m.content }}{% endfor %}"
+                + "{{ 'N' if enable_thinking is defined and enable_thinking is false else 'Y' }}");
+    int off = 'N';
+    int on = 'Y';
+    for (var c :
+        List.of(
+            List.of("-D", "trainer.chat.template.kwargs=enable_thinking=false"),
+            List.<String>of())) {
+      List<String> args = new ArrayList<>(c);
+      args.addAll(List.of("--output", "json"));
+      Run r = evalWith(model, args.toArray(String[]::new));
+      assertThat(r.code()).as(r.err()).isZero();
+      JsonNode chatPair = lines(r.out()).get(1); // odd lines are chat prompts
+      JsonNode ids = chatPair.get("prompt_ids");
+      assertThat(ids.get(ids.size() - 1).asInt()).isEqualTo(c.isEmpty() ? on : off);
+    }
+    Run bad = evalWith(model, "-D", "trainer.chat.template.kwargs=enable thinking");
+    assertThat(bad.code()).isEqualTo(2);
+    assertThat(bad.err()).contains("trainer.chat.template.kwargs").contains("enable thinking");
+  }
+
   @Test
   void oneRecipeFileServesTrainAndTrainerWithFlagsOverDOverTheFile() throws Exception {
     Path recipe = dir.resolve("recipe.properties");

@@ -3,6 +3,7 @@ package dev.prefstream.trainer.offline;
 import dev.prefstream.trainer.tokenize.EncodedExample;
 import dev.prefstream.trainer.tokenize.EncodedPair;
 import dev.prefstream.trainer.tokenize.PairEncoder;
+import dev.prefstream.trainer.tokenize.TemplateException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -34,6 +35,8 @@ public record Dataset(List<EncodedPair> pairs, List<EncodedExample> examples) {
         } else {
           examples.add(example(enc, r, r.chosen(), r.label()));
         }
+      } catch (TemplateException e) {
+        throw new TemplateException("line " + r.line() + ": " + e.getMessage(), e);
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("line " + r.line() + ": " + e.getMessage(), e);
       }

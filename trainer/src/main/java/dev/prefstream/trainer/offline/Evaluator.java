@@ -51,7 +51,9 @@ public final class Evaluator {
   public static Report run(Options o) throws IOException {
     boolean unpaired = o.recipe().loss().type().unpaired();
     try (CausalLm lm = CausalLm.load(o.modelDir(), o.recipe().device());
-        PairEncoder enc = PairEncoder.load(o.modelDir(), o.recipe().maxLength());
+        PairEncoder enc =
+            PairEncoder.load(
+                o.modelDir(), o.recipe().maxLength(), o.recipe().chatTemplateKwargs());
         LoraAdapter adapter =
             o.adapterDir() == null ? null : LoraAdapter.load(lm, o.adapterDir())) {
       Dataset data = Dataset.encode(PreferenceFile.read(o.dataFile()), enc, unpaired);

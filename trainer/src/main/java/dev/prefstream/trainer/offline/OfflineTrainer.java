@@ -45,7 +45,9 @@ public final class OfflineTrainer {
   public static Result run(Options o, Progress progress) throws IOException {
     boolean unpaired = o.recipe().train().loss().type().unpaired();
     try (CausalLm lm = CausalLm.load(o.modelDir(), o.recipe().device());
-        PairEncoder enc = PairEncoder.load(o.modelDir(), o.recipe().maxLength())) {
+        PairEncoder enc =
+            PairEncoder.load(
+                o.modelDir(), o.recipe().maxLength(), o.recipe().chatTemplateKwargs())) {
       Dataset data = Dataset.encode(PreferenceFile.read(o.dataFile()), enc, unpaired);
       int perEpoch = (data.size() + o.recipe().batchSize() - 1) / o.recipe().batchSize();
       int total = o.recipe().steps() == 0 ? perEpoch : o.recipe().steps();

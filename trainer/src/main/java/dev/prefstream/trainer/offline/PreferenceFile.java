@@ -16,8 +16,9 @@ import java.util.List;
  * A JSON-lines file of preference data in TRL's dataset formats. Each line is a pair, {@code
  * {"prompt": ..., "chosen": ..., "rejected": ...}}, or an unpaired example, {@code {"prompt": ...,
  * "completion": ..., "label": true|false}}. A prompt is a string or a list of {role, content}
- * messages; a response is a string or a list of messages whose assistant contents are joined. Blank
- * lines are skipped; errors name the file and line.
+ * messages (an assistant message may carry reasoning_content, for templates that render it); a
+ * response is a string or a list of messages whose assistant contents are joined. Blank lines are
+ * skipped; errors name the file and line.
  */
 public final class PreferenceFile {
 
@@ -156,7 +157,16 @@ public final class PreferenceFile {
         throw new IllegalArgumentException(
             key + ": each message needs string role and content, got " + m);
       }
-      turns.add(new ChatTurn(m.get("role").asText(), m.get("content").asText()));
+      JsonNode reasoning = m.path("reasoning_content");
+      if (!reasoning.isMissingNode() && !reasoning.isNull() && !reasoning.isTextual()) {
+        throw new IllegalArgumentException(
+            key + ": a message's reasoning_content must be a string, got " + reasoning);
+      }
+      turns.add(
+          new ChatTurn(
+              m.get("role").asText(),
+              m.get("content").asText(),
+              reasoning.isTextual() ? reasoning.asText() : null));
     }
     return turns;
   }

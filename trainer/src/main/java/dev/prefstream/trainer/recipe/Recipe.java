@@ -126,6 +126,13 @@ public final class Recipe extends AbstractConfig {
   public static final String LORA_TARGET_MODULES_CONFIG = "lora.target.modules";
   private static final String LORA_TARGET_MODULES_DOC = "Projections that get adapters.";
 
+  // ---- data: chat prompts
+  public static final String CHAT_TEMPLATE_KWARGS_CONFIG = "trainer.chat.template.kwargs";
+  private static final String CHAT_TEMPLATE_KWARGS_DOC =
+      "Extra variables for the model's chat template, as name=value pairs (transformers'"
+          + " chat_template_kwargs), e.g. enable_thinking=false for Qwen3. true, false, none and"
+          + " numbers are typed as in Python, anything else is a string (no commas).";
+
   /** The keys the loss reads (what {@code eval} needs besides the data keys). */
   public static final List<String> LOSS_KEYS =
       List.of(
@@ -278,7 +285,14 @@ public final class Recipe extends AbstractConfig {
             "q_proj,k_proj,v_proj,o_proj",
             new Validators.OneOrMoreOf(Projection.moduleNames()),
             Importance.MEDIUM,
-            LORA_TARGET_MODULES_DOC);
+            LORA_TARGET_MODULES_DOC)
+        .define(
+            CHAT_TEMPLATE_KWARGS_CONFIG,
+            Type.LIST,
+            "",
+            new Validators.TemplateKwargs(),
+            Importance.MEDIUM,
+            CHAT_TEMPLATE_KWARGS_DOC);
   }
 
   /** The recipe keys alone. */
@@ -381,6 +395,11 @@ public final class Recipe extends AbstractConfig {
     return getLong(SEED_CONFIG);
   }
 
+  /** {@value #CHAT_TEMPLATE_KWARGS_CONFIG} as template variables, in order. */
+  public Map<String, Object> chatTemplateKwargs() {
+    return Validators.TemplateKwargs.parse(getList(CHAT_TEMPLATE_KWARGS_CONFIG));
+  }
+
   public int steps() {
     return getInt(STEPS_CONFIG);
   }
@@ -400,7 +419,10 @@ public final class Recipe extends AbstractConfig {
   public SortedMap<String, String> canonical() {
     SortedMap<String, String> canonical = new TreeMap<>();
     for (String key : CONFIG.names()) {
-      if (!NOT_HASHED.contains(key)) {
+      boolean unsetKwargs =
+          key.equals(CHAT_TEMPLATE_KWARGS_CONFIG)
+              && getList(CHAT_TEMPLATE_KWARGS_CONFIG).isEmpty(); // hashes from before the key
+      if (!NOT_HASHED.contains(key) && !unsetKwargs) {
         canonical.put(key, String.valueOf(get(key)));
       }
     }

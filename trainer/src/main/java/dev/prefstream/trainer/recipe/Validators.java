@@ -1,7 +1,9 @@
 package dev.prefstream.trainer.recipe;
 
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import org.apache.kafka.common.config.ConfigDef;
 import org.apache.kafka.common.config.ConfigException;
 
@@ -50,6 +52,66 @@ final class Validators {
       case "-inf" -> Double.NEGATIVE_INFINITY;
       default -> Double.parseDouble(b);
     };
+  }
+
+  /** name=value pairs for the chat template; names are identifiers, each given once. */
+  static final class TemplateKwargs implements ConfigDef.Validator {
+    @Override
+    public void ensureValid(String name, Object value) {
+      @SuppressWarnings("unchecked")
+      List<String> entries = (List<String>) value;
+      try {
+        parse(entries);
+      } catch (IllegalArgumentException e) {
+        throw new ConfigException(name, String.join(",", entries), e.getMessage());
+      }
+    }
+
+    static Map<String, Object> parse(List<String> entries) {
+      Map<String, Object> out = new LinkedHashMap<>();
+      for (String entry : entries) {
+        int eq = entry.indexOf('=');
+        String key = eq < 0 ? entry : entry.substring(0, eq).trim();
+        if (eq < 0 || !key.matches("[A-Za-z_][A-Za-z0-9_]*")) {
+          throw new IllegalArgumentException(
+              "'" + entry + "' is not name=value with a template variable name");
+        }
+        if (out.containsKey(key)) {
+          throw new IllegalArgumentException(key + " is given twice");
+        }
+        out.put(key, typed(entry.substring(eq + 1).trim()));
+      }
+      return out;
+    }
+
+    /** Python literals as a person writes them on a command line; anything else is a string. */
+    private static Object typed(String v) {
+      switch (v) {
+        case "true", "True" -> {
+          return true;
+        }
+        case "false", "False" -> {
+          return false;
+        }
+        case "none", "None", "null" -> {
+          return null;
+        }
+        default -> {
+          if (v.matches("-?\\d{1,18}")) {
+            return Long.parseLong(v);
+          }
+          if (v.matches("-?\\d+\\.\\d+([eE][-+]?\\d+)?")) {
+            return Double.parseDouble(v);
+          }
+          return v;
+        }
+      }
+    }
+
+    @Override
+    public String toString() {
+      return "name=value,...";
+    }
   }
 
   /** auto, cpu, gpu or gpu:N. */

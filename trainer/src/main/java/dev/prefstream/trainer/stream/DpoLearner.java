@@ -158,7 +158,11 @@ public final class DpoLearner implements Learner {
       this.config = config;
       try {
         this.model = CausalLm.load(config.modelDir(), config.recipe().device());
-        this.encoder = PairEncoder.load(config.modelDir(), config.recipe().maxLength());
+        this.encoder =
+            PairEncoder.load(
+                config.modelDir(),
+                config.recipe().maxLength(),
+                config.recipe().chatTemplateKwargs());
       } catch (IOException e) {
         throw new UncheckedIOException(
             "cannot load the base model from "

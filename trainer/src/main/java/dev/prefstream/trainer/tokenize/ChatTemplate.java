@@ -1,80 +1,63 @@
 package dev.prefstream.trainer.tokenize;
 
-import com.hubspot.jinjava.Jinjava;
-import com.hubspot.jinjava.JinjavaConfig;
-import com.hubspot.jinjava.LegacyOverrides;
-import com.hubspot.jinjava.el.JinjavaInterpreterResolver;
-import com.hubspot.jinjava.interpret.RenderResult;
-import com.hubspot.jinjava.interpret.TemplateError;
-import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+import dev.prefstream.trainer.tokenize.jinja.JinjaTemplate;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import jinjava.javax.el.CompositeELResolver;
 
 /**
- * A Hugging Face chat template (Jinja) rendered with Jinjava configured like transformers' jinja2
- * environment: trim_blocks and lstrip_blocks, {@code {{-}}/{@code -}}} trimming, Python operator
- * precedence, {@code raise_exception} that fails the render, and the Python string methods
- * templates use. Message text is data: nested interpretation is off, so {@code {{ 7*7 }}} in a
- * message renders literally.
+ * A Hugging Face chat template, rendered as transformers' {@code apply_chat_template} renders it:
+ * the variables are {@code messages}, {@code tools} and {@code documents} (None), {@code
+ * add_generation_prompt}, the tokenizer's special tokens ({@code bos_token}, {@code eos_token},
+ * ...) and the recipe's chat template kwargs (e.g. {@code enable_thinking}). Message text is data,
+ * never template code: {@code {{ 7*7 }}} in a message renders literally.
+ *
+ * <p>The template is parsed when this is made, so one that uses an unsupported construct fails at
+ * start-up, naming it; a conversation the template refuses ({@code raise_exception}) or cannot
+ * render fails with a {@link TemplateException}.
  */
 public final class ChatTemplate {
 
-  private final String template;
-  private final String bosToken;
-  private final String eosToken;
-  private final Jinjava jinjava;
+  private final JinjaTemplate template;
+  private final Map<String, Object> specialTokens;
+  private final Map<String, Object> kwargs;
 
-  /** Thrown by the template's raise_exception(message). */
-  static final class RaisedException extends RuntimeException {
-    private static final long serialVersionUID = 1L;
-
-    RaisedException(String message) {
-      super(message);
-    }
+  /**
+   * @param specialTokens bos_token, eos_token, ... as the tokenizer config names them (unset ones
+   *     absent)
+   * @param kwargs extra template variables (chat_template_kwargs)
+   * @throws TemplateException when the template cannot be parsed or uses an unsupported construct
+   */
+  public ChatTemplate(String template, Map<String, ?> specialTokens, Map<String, ?> kwargs) {
+    this.template = JinjaTemplate.parse(template);
+    this.specialTokens = new LinkedHashMap<>(specialTokens);
+    this.kwargs = new LinkedHashMap<>(kwargs);
   }
 
+  /** A template with only a BOS and an EOS token (either may be null) and no kwargs. */
   public ChatTemplate(String template, String bosToken, String eosToken) {
-    this.template = template;
-    this.bosToken = bosToken == null ? "" : bosToken;
-    this.eosToken = eosToken == null ? "" : eosToken;
-    CompositeELResolver resolver = new CompositeELResolver();
-    resolver.add(new PythonMethodResolver());
-    resolver.add(JinjavaInterpreterResolver.DEFAULT_RESOLVER_READ_ONLY);
-    JinjavaConfig config =
-        JinjavaConfig.newBuilder()
-            .withTrimBlocks(true)
-            .withLstripBlocks(true)
-            .withNestedInterpretationEnabled(false)
-            .withElResolver(resolver)
-            .withLegacyOverrides(
-                LegacyOverrides.newBuilder()
-                    .withUseTrimmingForNotesAndExpressions(true)
-                    .withParseWhitespaceControlStrictly(true)
-                    .withUseNaturalOperatorPrecedence(true)
-                    .withHandleBackslashInQuotesOnly(true)
-                    .withKeepNullableLoopValues(true)
-                    .build())
-            .build();
-    this.jinjava = new Jinjava(config);
-    jinjava
-        .getGlobalContext()
-        .registerFunction(
-            new ELFunctionDefinition(
-                "", "raise_exception", ChatTemplate.class, "raiseException", String.class));
+    this(template, tokens(bosToken, eosToken), Map.of());
   }
 
-  /** The function templates call to reject a conversation. */
-  public static String raiseException(String message) {
-    throw new RaisedException(message);
+  private static Map<String, Object> tokens(String bos, String eos) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    if (bos != null) {
+      m.put("bos_token", bos);
+    }
+    if (eos != null) {
+      m.put("eos_token", eos);
+    }
+    return m;
   }
 
   /**
    * Renders {@code messages}; with {@code addGenerationPrompt} the template appends the header that
-   * starts an assistant turn. Fails with the template's own message when it raises.
+   * starts an assistant turn.
+   *
+   * @throws TemplateException with the template's own message when it raises, or the line and
+   *     construct that failed
    */
   public String render(List<ChatTurn> messages, boolean addGenerationPrompt) {
     List<Map<String, Object>> turns = new ArrayList<>();
@@ -82,25 +65,17 @@ public final class ChatTemplate {
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("role", t.role());
       m.put("content", t.content());
+      if (t.reasoningContent() != null) {
+        m.put("reasoning_content", t.reasoningContent());
+      }
       turns.add(m);
     }
-    Map<String, Object> bindings = new HashMap<>();
-    bindings.put("messages", turns);
-    bindings.put("add_generation_prompt", addGenerationPrompt);
-    bindings.put("bos_token", bosToken);
-    bindings.put("eos_token", eosToken);
-    RenderResult result = jinjava.renderForResult(template, bindings);
-    for (TemplateError e : result.getErrors()) {
-      for (Throwable t = e.getException(); t != null; t = t.getCause()) {
-        if (t instanceof RaisedException) {
-          throw new IllegalArgumentException("chat template: " + t.getMessage(), t);
-        }
-      }
-      if (e.getSeverity() == TemplateError.ErrorType.FATAL) {
-        throw new IllegalArgumentException(
-            "chat template failed at line " + e.getLineno() + ": " + e.getMessage());
-      }
-    }
-    return result.getOutput();
+    Map<String, Object> vars = new HashMap<>(specialTokens);
+    vars.put("messages", turns);
+    vars.put("tools", null);
+    vars.put("documents", null);
+    vars.put("add_generation_prompt", addGenerationPrompt);
+    vars.putAll(kwargs);
+    return template.render(vars);
   }
 }

@@ -5,9 +5,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.prefstream.schemas.FileNames;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -38,8 +42,25 @@ public final class PairEncoder implements AutoCloseable {
     this.maxLength = maxLength;
   }
 
-  /** Reads tokenizer.json (DJL's Hugging Face tokenizers) and tokenizer_config.json. */
+  /** The chat template file transformers writes beside tokenizer_config.json (v4.47+). */
+  public static final String CHAT_TEMPLATE_FILE = "chat_template.jinja";
+
+  /** {@link #load(Path, int, Map)} without chat template kwargs. */
   public static PairEncoder load(Path modelDir, int maxLength) throws IOException {
+    return load(modelDir, maxLength, Map.of());
+  }
+
+  /**
+   * Reads tokenizer.json (DJL's Hugging Face tokenizers) and tokenizer_config.json, and the chat
+   * template: {@value #CHAT_TEMPLATE_FILE} when present (as transformers prefers it), else
+   * tokenizer_config.json's {@code chat_template}, a string or a list of named templates (the one
+   * named "default"). The template is parsed here, so an unsupported one fails at start-up.
+   *
+   * @param templateKwargs extra template variables (the recipe's chat template kwargs)
+   * @throws TemplateException when the chat template uses a construct prefstream cannot render
+   */
+  public static PairEncoder load(Path modelDir, int maxLength, Map<String, ?> templateKwargs)
+      throws IOException {
     if (maxLength < 4) {
       throw new IllegalArgumentException("max length must be >= 4, got " + maxLength);
     }
@@ -75,13 +96,50 @@ public final class PairEncoder implements AutoCloseable {
             modelDir
                 + ": no EOS token (tokenizer_config.json eos_token or config.json eos_token_id)");
       }
-      String chat = chatTemplate(tc.get("chat_template"));
-      ChatTemplate template = chat == null ? null : new ChatTemplate(chat, bos, eos);
+      Path templateFile = modelDir.resolve(CHAT_TEMPLATE_FILE);
+      String chat =
+          Files.isRegularFile(templateFile)
+              ? Files.readString(templateFile, StandardCharsets.UTF_8)
+              : chatTemplate(tc.get("chat_template"));
+      ChatTemplate template;
+      try {
+        template = chat == null ? null : new ChatTemplate(chat, specialTokens(tc), templateKwargs);
+      } catch (TemplateException e) {
+        throw new TemplateException(
+            (Files.isRegularFile(templateFile) ? templateFile : configFile) + ": " + e.getMessage(),
+            e);
+      }
       return new PairEncoder(tok, template, bosId, eosId, maxLength);
     } catch (IOException | RuntimeException e) {
       tok.close();
       throw e;
     }
+  }
+
+  /** transformers' special_tokens_map: the special tokens that are set, by attribute name. */
+  private static Map<String, Object> specialTokens(JsonNode tc) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    for (String name :
+        List.of(
+            "bos_token",
+            "eos_token",
+            "unk_token",
+            "sep_token",
+            "pad_token",
+            "cls_token",
+            "mask_token")) {
+      String text = tokenText(tc.get(name));
+      if (text != null) {
+        out.put(name, text);
+      }
+    }
+    JsonNode extra = tc.get("additional_special_tokens");
+    if (extra != null && extra.isArray() && !extra.isEmpty()) {
+      List<Object> list = new ArrayList<>();
+      extra.forEach(t -> list.add(tokenText(t)));
+      out.put("additional_special_tokens", list);
+    }
+    return out;
   }
 
   private static String tokenText(JsonNode t) {
@@ -106,12 +164,16 @@ public final class PairEncoder implements AutoCloseable {
       return null;
     }
     if (t.isArray()) {
+      // transformers: a list of {name, template}; without a name asked for, "default"
+      List<String> names = new ArrayList<>();
       for (JsonNode named : t) {
+        names.add(named.path("name").asText());
         if (named.path("name").asText().equals("default")) {
           return named.path("template").asText();
         }
       }
-      return t.isEmpty() ? null : t.get(0).path("template").asText();
+      throw new TemplateException(
+          "tokenizer_config.json has named chat templates " + names + " but none named default");
     }
     return t.asText();
   }

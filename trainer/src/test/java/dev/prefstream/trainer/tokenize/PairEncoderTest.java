@@ -95,4 +95,77 @@ class PairEncoderTest {
           .hasMessageContaining("chat_template");
     }
   }
+
+  /** A fresh model dir whose tokenizer_config.json chat_template is {@code template} (JSON). */
+  static Path withConfigTemplate(String name, com.fasterxml.jackson.databind.JsonNode template)
+      throws Exception {
+    Path d = dir.resolveSibling(dir.getFileName() + "-" + name);
+    ModelInit.write(d, ModelInit.Spec.builder("llama").build());
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    var tc =
+        (com.fasterxml.jackson.databind.node.ObjectNode)
+            json.readTree(d.resolve("tokenizer_config.json").toFile());
+    tc.set("chat_template", template);
+    json.writeValue(d.resolve("tokenizer_config.json").toFile(), tc);
+    return d;
+  }
+
+  static final Prompt.Chat HI = (Prompt.Chat) Prompt.chat(List.of(new ChatTurn("user", "hi")));
+
+  @Test
+  void chatTemplateJinjaBesideTheConfigIsPreferred() throws Exception {
+    Path d =
+        withConfigTemplate("file", com.fasterxml.jackson.databind.node.TextNode.valueOf("config"));
+    Files.writeString(
+        d.resolve(PairEncoder.CHAT_TEMPLATE_FILE), "file:{{ messages[0].content }}\n");
+    try (PairEncoder e = PairEncoder.load(d, 64)) {
+      assertThat(e.renderChat(HI)).isEqualTo("file:hi");
+    }
+  }
+
+  @Test
+  void namedTemplatesUseTheDefaultOneOrFailNamingThem() throws Exception {
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    Path d =
+        withConfigTemplate(
+            "named",
+            json.readTree(
+                "[{\"name\": \"tool_use\", \"template\": \"tools\"},"
+                    + " {\"name\": \"default\", \"template\": \"default {{ messages|length }}\"}]"));
+    try (PairEncoder e = PairEncoder.load(d, 64)) {
+      assertThat(e.renderChat(HI)).isEqualTo("default 1");
+    }
+    Path none =
+        withConfigTemplate(
+            "nodefault", json.readTree("[{\"name\": \"tool_use\", \"template\": \"tools\"}]"));
+    assertThatThrownBy(() -> PairEncoder.load(none, 64))
+        .isInstanceOf(TemplateException.class)
+        .hasMessageContaining("tool_use")
+        .hasMessageContaining("default");
+  }
+
+  @Test
+  void kwargsAndSpecialTokensAreTemplateVariables() throws Exception {
+    Path d =
+        withConfigTemplate(
+            "kwargs",
+            com.fasterxml.jackson.databind.node.TextNode.valueOf(
+                "{{ bos_token }}{{ eos_token }}{{ enable_thinking }}{{ enable_thinking is false }}"));
+    try (PairEncoder e = PairEncoder.load(d, 64, java.util.Map.of("enable_thinking", false))) {
+      assertThat(e.renderChat(HI)).isEqualTo("<s></s>FalseTrue");
+    }
+  }
+
+  @Test
+  void anUnsupportedTemplateFailsAtLoadNamingTheFileAndConstruct() throws Exception {
+    Path d =
+        withConfigTemplate(
+            "unsupported",
+            com.fasterxml.jackson.databind.node.TextNode.valueOf(
+                "{% filter upper %}x{% endfilter %}"));
+    assertThatThrownBy(() -> PairEncoder.load(d, 64))
+        .isInstanceOf(TemplateException.class)
+        .hasMessageContaining("tokenizer_config.json")
+        .hasMessageContaining("{% filter %}");
+  }
 }
