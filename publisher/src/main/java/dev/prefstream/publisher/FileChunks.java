@@ -15,7 +15,10 @@ import java.util.function.Consumer;
  * against the {@link AdapterFile} that describes them. Used for adapter versions and trainer state.
  */
 public final class FileChunks {
-  private final Map<String, Map<Integer, byte[]>> pending = new HashMap<>();
+  private final Map<Key, Map<Integer, byte[]>> pending = new HashMap<>();
+  private final Map<Key, Long> pendingBytes = new HashMap<>();
+
+  private record Key(String modelId, long version, String file) {}
 
   /**
    * The chunks of one file, {@code chunkBytes} of data each (at least one chunk, even if empty).
@@ -59,15 +62,44 @@ public final class FileChunks {
     return new AdapterFile(name, (long) data.length, AdapterFiles.sha256(data), chunks);
   }
 
-  /** Remembers a received chunk until its file is assembled. */
-  public void add(AdapterChunk chunk) {
+  /**
+   * Remembers a received chunk until its file is assembled. The first chunk received for a position
+   * wins: a later one for the same file and index is ignored (returns false).
+   */
+  public boolean add(AdapterChunk chunk) {
     ByteBuffer data = chunk.getData().duplicate();
     byte[] bytes = new byte[data.remaining()];
     data.get(bytes);
-    pending
-        .computeIfAbsent(
-            key(chunk.getModelId(), chunk.getVersion(), chunk.getFile()), k -> new HashMap<>())
-        .put(chunk.getIndex(), bytes);
+    Key key = key(chunk.getModelId(), chunk.getVersion(), chunk.getFile());
+    boolean added =
+        pending.computeIfAbsent(key, k -> new HashMap<>()).putIfAbsent(chunk.getIndex(), bytes)
+            == null;
+    if (added) {
+      pendingBytes.merge(key, (long) bytes.length, Long::sum);
+    }
+    return added;
+  }
+
+  /** Bytes held for every file of {@code modelId}'s {@code version}. */
+  public long pendingBytes(String modelId, long version) {
+    long sum = 0;
+    for (Map.Entry<Key, Long> e : pendingBytes.entrySet()) {
+      if (e.getKey().modelId().equals(modelId) && e.getKey().version() == version) {
+        sum += e.getValue();
+      }
+    }
+    return sum;
+  }
+
+  /** Bytes held for every pending file. */
+  public long pendingBytes() {
+    return pendingBytes.values().stream().mapToLong(Long::longValue).sum();
+  }
+
+  /** Drops every chunk of exactly {@code modelId}'s {@code version}. */
+  public void forgetVersion(String modelId, long version) {
+    pending.keySet().removeIf(k -> k.modelId().equals(modelId) && k.version() == version);
+    pendingBytes.keySet().removeIf(k -> k.modelId().equals(modelId) && k.version() == version);
   }
 
   /**
@@ -76,7 +108,9 @@ public final class FileChunks {
    */
   public Optional<byte[]> assemble(
       String modelId, long version, AdapterFile file, List<String> problems) {
-    Map<Integer, byte[]> chunks = pending.remove(key(modelId, version, file.getName()));
+    Key key = key(modelId, version, file.getName());
+    Map<Integer, byte[]> chunks = pending.remove(key);
+    pendingBytes.remove(key);
     if (chunks == null || chunks.size() != file.getChunks()) {
       problems.add(
           file.getName()
@@ -87,7 +121,11 @@ public final class FileChunks {
               + " chunks");
       return Optional.empty();
     }
-    ByteBuffer whole = ByteBuffer.allocate(Math.toIntExact(file.getSize()));
+    if (file.getSize() < 0 || file.getSize() > Integer.MAX_VALUE - 8) {
+      problems.add(file.getName() + " declares an impossible size " + file.getSize());
+      return Optional.empty();
+    }
+    ByteBuffer whole = ByteBuffer.allocate((int) file.getSize());
     for (int i = 0; i < file.getChunks(); i++) {
       byte[] part = chunks.get(i);
       if (part == null || part.length > whole.remaining()) {
@@ -124,16 +162,11 @@ public final class FileChunks {
 
   /** Drops every chunk of versions of {@code modelId} up to {@code version}. */
   public void forget(String modelId, long version) {
-    pending
-        .keySet()
-        .removeIf(
-            k -> {
-              String[] parts = k.split("\u0000", 3);
-              return parts[0].equals(modelId) && Long.parseLong(parts[1]) <= version;
-            });
+    pending.keySet().removeIf(k -> k.modelId().equals(modelId) && k.version() <= version);
+    pendingBytes.keySet().removeIf(k -> k.modelId().equals(modelId) && k.version() <= version);
   }
 
-  private static String key(String modelId, long version, String file) {
-    return modelId + '\u0000' + version + '\u0000' + file;
+  private static Key key(String modelId, long version, String file) {
+    return new Key(modelId, version, file);
   }
 }

@@ -3,6 +3,7 @@ package dev.prefstream.trainer.stream;
 import dev.prefstream.publisher.AdapterFiles;
 import dev.prefstream.publisher.AdapterPublisher;
 import dev.prefstream.publisher.FileChunks;
+import dev.prefstream.publisher.ManifestSigner;
 import dev.prefstream.publisher.Rollback;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.AdapterFile;
@@ -97,6 +98,18 @@ public final class TrainerStateWriter {
       String trainerId,
       String modelId,
       long toVersion) {
+    return rollback(clientProperties, topics, registry, trainerId, modelId, toVersion, null);
+  }
+
+  /** As above, the new version signed by {@code signer} unless it is null. */
+  public static AdapterManifest rollback(
+      Map<String, Object> clientProperties,
+      Topics topics,
+      SchemaRegistry registry,
+      String trainerId,
+      String modelId,
+      long toVersion,
+      ManifestSigner signer) {
     return Rollback.run(
         clientProperties,
         topics,
@@ -104,7 +117,8 @@ public final class TrainerStateWriter {
         trainerId,
         modelId,
         toVersion,
-        rollbackReset(clientProperties, topics, registry));
+        rollbackReset(clientProperties, topics, registry),
+        signer);
   }
 
   /**
