@@ -65,6 +65,7 @@ public final class AdapterSink implements Runnable, AutoCloseable {
   public static final String WRITE_FAILED = "write_failed";
   public static final String DUPLICATE_CHUNK = "duplicate_chunk";
   public static final String LATE_CHUNK = "late_chunk";
+  public static final String EVICTED_CHUNK = "evicted_chunk";
   public static final String INTERNAL_ERROR = "internal_error";
 
   private static final int REGISTRY_ATTEMPTS = 5;
@@ -266,13 +267,16 @@ public final class AdapterSink implements Runnable, AutoCloseable {
       skip(record, LATE_CHUNK, "chunk of " + key + ", which is settled already");
       return;
     }
+    // a version holds at most sink.max.adapter.bytes of candidate chunks: beyond that the oldest
+    // go (a flood written ahead of a version cannot crowd out its genuine chunks, which come last)
     long held = chunks.pendingBytes(c.getModelId(), c.getVersion());
-    if (held + c.getData().remaining() > config.maxAdapterBytes()) {
-      skip(
-          record,
-          AdapterRecordCheck.TOO_LARGE,
-          key + " would hold more than sink.max.adapter.bytes " + config.maxAdapterBytes());
-      return;
+    while (held + c.getData().remaining() > config.maxAdapterBytes()) {
+      long freed = chunks.evictOldest(c.getModelId(), c.getVersion());
+      if (freed < 0) {
+        break;
+      }
+      counters.increment(AdapterRecordReader.SKIPPED + EVICTED_CHUNK);
+      held -= freed;
     }
     if (!chunks.add(c)) {
       skip(record, DUPLICATE_CHUNK, c.getFile() + " chunk " + c.getIndex() + " of " + key);
