@@ -237,4 +237,83 @@ class SinkTrustIT {
       thread.join(30_000);
     }
   }
+
+  /**
+   * Each version loaded into a vLLM-contract server as {@code m@v<N>}, the previous name unloaded;
+   * prints the time from a version's commit (publish returned) to its directory on disk and to the
+   * load call reaching the server, p50/p99. A measurement, not a timed assertion.
+   */
+  @Test
+  void versionsReachAVllmContractServerAndTheLatencyIsMeasured() throws Exception {
+    int n = Integer.getInteger("prefstream.latency.versions", 30);
+    Path sinkDir = dataDir.resolve("reload-sink");
+    ManifestSigner signer = ManifestSigner.fromFile(dataDir.resolve("keys/signing.key"));
+    BlockingQueue<Long> onDisk = new LinkedBlockingQueue<>();
+    BlockingQueue<Long> loadedOk = new LinkedBlockingQueue<>();
+    try (VllmContractServer vllm = new VllmContractServer(TestManifests.BASE, 16, false)) {
+      Counters counters = new Counters();
+      AdapterSink sink =
+          new AdapterSink(
+              sinkConfig(
+                  sinkDir,
+                  Map.of(
+                      SinkConfig.VLLM_URLS_CONFIG,
+                      vllm.url(),
+                      SinkConfig.PRUNE_GRACE_MS_CONFIG,
+                      0,
+                      SinkConfig.GROUP_ID_CONFIG,
+                      "reload-sink")),
+              registry,
+              m -> onDisk.add(System.nanoTime()),
+              counters,
+              (e, m, v, name, ok) -> loadedOk.add(ok ? 1L : 0L));
+      Thread thread = new Thread(sink, "sink");
+      thread.start();
+      long[] toDisk = new long[n];
+      long[] toLoad = new long[n];
+      try (AdapterPublisher publisher =
+          new AdapterPublisher(client, "reload-m", topics, registry, 1 << 16)) {
+        for (int i = 0; i < n; i++) {
+          publisher.publish(
+              TestManifests.builder("r", i + 1),
+              TestManifests.files(64_000, i),
+              AdapterPublisher.Alongside.NOTHING,
+              signer);
+          long committed = System.nanoTime();
+          Long disk = onDisk.poll(60, TimeUnit.SECONDS);
+          assertThat(disk).as("v%d on disk", i + 1).isNotNull();
+          VllmContractServer.Call load;
+          do {
+            load = vllm.calls.poll(60, TimeUnit.SECONDS);
+            assertThat(load).as("a load call for v%d", i + 1).isNotNull();
+          } while (!load.path().equals("/v1/load_lora_adapter"));
+          assertThat(load.status()).isEqualTo(200);
+          assertThat(load.body().get("lora_name").asText()).isEqualTo("r@v" + (i + 1));
+          assertThat(loadedOk.poll(60, TimeUnit.SECONDS)).isEqualTo(1L);
+          toDisk[i] = disk - committed;
+          toLoad[i] = load.receivedNanos() - committed;
+        }
+      } finally {
+        sink.close();
+        thread.join(30_000);
+      }
+      assertThat(vllm.loaded()).containsKey("r@v" + n);
+      assertThat(counters.get("engine.vllm " + vllm.url() + ".load.ok")).isEqualTo(n);
+      System.out.printf(
+          "LATENCY commit->directory on disk p50 %.1f ms p99 %.1f ms; commit->vLLM load call p50"
+              + " %.1f ms p99 %.1f ms (%d versions of 64 KB)%n",
+          percentile(toDisk, 50),
+          percentile(toDisk, 99),
+          percentile(toLoad, 50),
+          percentile(toLoad, 99),
+          n);
+    }
+  }
+
+  private static double percentile(long[] nanos, int p) {
+    long[] sorted = nanos.clone();
+    Arrays.sort(sorted);
+    int index = (int) Math.ceil(p / 100.0 * sorted.length) - 1;
+    return sorted[Math.max(0, index)] / 1e6;
+  }
 }
