@@ -91,7 +91,14 @@ final class KeyFlags {
     for (OptionSpec option : spec.options()) {
       String mark = option.descriptionKey();
       if (mark != null && mark.startsWith(MARK) && parsed.hasMatchedOption(option)) {
-        values.put(mark.substring(MARK.length()), option.getValue());
+        Object value = option.getValue();
+        // a repeated list flag arrives as a list: hand it on as the comma-separated text a
+        // --config file or -D would hold, so every source of a key looks the same downstream
+        values.put(
+            mark.substring(MARK.length()),
+            value instanceof List<?> list
+                ? String.join(",", list.stream().map(String::valueOf).toList())
+                : value);
       }
     }
     return values;

@@ -250,6 +250,10 @@ class SinkTrustIT {
     ManifestSigner signer = ManifestSigner.fromFile(dataDir.resolve("keys/signing.key"));
     BlockingQueue<Long> onDisk = new LinkedBlockingQueue<>();
     BlockingQueue<Long> loadedOk = new LinkedBlockingQueue<>();
+    Topics own = new Topics("latency."); // a topic of its own: the other test's records stay out
+    try (Admin admin = Admin.create(client)) {
+      TopicAdmin.ensure(admin, own.all(1), (short) -1);
+    }
     try (VllmContractServer vllm = new VllmContractServer(TestManifests.BASE, 16, false)) {
       Counters counters = new Counters();
       AdapterSink sink =
@@ -262,7 +266,9 @@ class SinkTrustIT {
                       SinkConfig.PRUNE_GRACE_MS_CONFIG,
                       0,
                       SinkConfig.GROUP_ID_CONFIG,
-                      "reload-sink")),
+                      "reload-sink",
+                      CommonConfig.TOPIC_PREFIX_CONFIG,
+                      "latency.")),
               registry,
               m -> onDisk.add(System.nanoTime()),
               counters,
@@ -272,7 +278,7 @@ class SinkTrustIT {
       long[] toDisk = new long[n];
       long[] toLoad = new long[n];
       try (AdapterPublisher publisher =
-          new AdapterPublisher(client, "reload-m", topics, registry, 1 << 16)) {
+          new AdapterPublisher(client, "reload-m", own, registry, 1 << 16)) {
         for (int i = 0; i < n; i++) {
           publisher.publish(
               TestManifests.builder("r", i + 1),
