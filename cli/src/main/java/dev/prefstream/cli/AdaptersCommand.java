@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.prefstream.publisher.AdapterLog;
+import dev.prefstream.publisher.ManifestSigner;
+import dev.prefstream.publisher.ManifestVerifier;
 import dev.prefstream.schemas.MetricNames;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.OffsetRange;
@@ -11,6 +13,8 @@ import dev.prefstream.schemas.avro.VersionRefusal;
 import dev.prefstream.schemas.config.CommonConfig;
 import dev.prefstream.trainer.stream.TrainerConfig;
 import dev.prefstream.trainer.stream.TrainerStateWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -44,6 +48,14 @@ final class AdaptersCommand {
     @Option(names = "--refusals", description = "Also list refused candidates.")
     boolean refusals;
 
+    @Option(
+        names = "--trusted-key",
+        paramLabel = "FILE",
+        description =
+            "List only versions signed by one of these public keys (repeatable); without it every"
+                + " well-formed manifest is listed.")
+    List<Path> trustedKeys = new ArrayList<>();
+
     @Override
     public Integer call() {
       CommonConfig config = new CommonConfig(kafka.settings());
@@ -53,7 +65,11 @@ final class AdaptersCommand {
               config.topics(),
               config.schemaRegistry(),
               model,
-              null);
+              null,
+              trustedKeys.isEmpty() ? null : ManifestVerifier.fromFiles(trustedKeys));
+      if (!log.skipped().isEmpty()) {
+        System.err.println(model + ": records not listed, by reason: " + log.skipped());
+      }
       boolean json = output.equals("json");
       if (!json && !output.equals("table")) {
         throw new IllegalArgumentException("--output must be table or json, got " + output);
@@ -98,7 +114,9 @@ final class AdaptersCommand {
         return KeyFlags.add(
             spec,
             TrainerConfig.CONFIG,
-            List.of(KeyFlags.alias("--trainer-id", TrainerConfig.ID_CONFIG)));
+            List.of(
+                KeyFlags.alias("--trainer-id", TrainerConfig.ID_CONFIG),
+                KeyFlags.alias("--signing-key", TrainerConfig.SIGNING_KEY_CONFIG)));
       }
     }
 
@@ -115,7 +133,12 @@ final class AdaptersCommand {
       Map<String, Object> settings = kafka.settings();
       CommonConfig config = new CommonConfig(settings);
       // the trainer's own key, read from the same configuration the trainer reads
-      String trainerId = (String) TrainerConfig.CONFIG.parse(settings).get(TrainerConfig.ID_CONFIG);
+      Map<String, Object> trainerKeys = TrainerConfig.CONFIG.parse(settings);
+      String trainerId = (String) trainerKeys.get(TrainerConfig.ID_CONFIG);
+      ManifestSigner signer =
+          ManifestSigner.fromConfig(
+              TrainerConfig.SIGNING_KEY_CONFIG,
+              (String) trainerKeys.get(TrainerConfig.SIGNING_KEY_CONFIG));
       AdapterManifest written =
           TrainerStateWriter.rollback(
               config.kafkaClientProperties(),
@@ -123,7 +146,8 @@ final class AdaptersCommand {
               config.schemaRegistry(),
               trainerId,
               model,
-              toVersion);
+              toVersion,
+              signer);
       System.out.printf(
           "%s v%d published: the content of v%d (sha256 %s)%n",
           model, written.getVersion(), toVersion, written.getSha256());

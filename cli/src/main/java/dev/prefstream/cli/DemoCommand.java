@@ -3,6 +3,7 @@ package dev.prefstream.cli;
 import dev.prefstream.embedded.EmbeddedStack;
 import dev.prefstream.ingest.IngestConfig;
 import dev.prefstream.publisher.AdapterSink;
+import dev.prefstream.publisher.SigningKeys;
 import dev.prefstream.publisher.SinkConfig;
 import dev.prefstream.schemas.FileNames;
 import dev.prefstream.schemas.MetricNames;
@@ -108,6 +109,16 @@ final class DemoCommand implements Callable<Integer> {
     settings.putIfAbsent(TrainerConfig.MODEL_DIR_CONFIG, data.resolve("demo-model").toString());
     settings.putIfAbsent(SinkConfig.DIR_CONFIG, data.resolve("adapters").toString());
     Files.createDirectories(data);
+    if (!settings.containsKey(TrainerConfig.SIGNING_KEY_CONFIG)
+        && !settings.containsKey(SinkConfig.TRUSTED_KEYS_CONFIG)) {
+      // the default path is signed: a key pair of the demo's own, kept with its data
+      Path keys = data.resolve("keys");
+      SigningKeys.ensure(keys);
+      settings.put(
+          TrainerConfig.SIGNING_KEY_CONFIG, keys.resolve(SigningKeys.PRIVATE_FILE).toString());
+      settings.put(
+          SinkConfig.TRUSTED_KEYS_CONFIG, keys.resolve(SigningKeys.PUBLIC_FILE).toString());
+    }
     List<AutoCloseable> running = new CopyOnWriteArrayList<>();
     CountDownLatch stopped = new CountDownLatch(1);
     AtomicBoolean stopping = new AtomicBoolean();

@@ -59,9 +59,16 @@ final class KeyFlags {
         throw new IllegalStateException(a.flag() + " names an undeclared key " + a.key());
       }
       boolean flag = key.type == ConfigDef.Type.BOOLEAN;
+      // a list key's flag may be repeated (--trusted-key A --trusted-key B) or given A,B
+      boolean list = key.type == ConfigDef.Type.LIST;
+      OptionSpec.Builder builder = OptionSpec.builder(a.flag());
+      if (list) {
+        builder.type(List.class).auxiliaryTypes(String.class).splitRegex(",");
+      } else {
+        builder.type(String.class);
+      }
       spec.addOption(
-          OptionSpec.builder(a.flag())
-              .type(String.class)
+          builder
               .arity(flag ? "0..1" : "1")
               .fallbackValue(flag ? "true" : null)
               .paramLabel(flag ? "true|false" : label(key))
@@ -84,7 +91,14 @@ final class KeyFlags {
     for (OptionSpec option : spec.options()) {
       String mark = option.descriptionKey();
       if (mark != null && mark.startsWith(MARK) && parsed.hasMatchedOption(option)) {
-        values.put(mark.substring(MARK.length()), option.getValue());
+        Object value = option.getValue();
+        // a repeated list flag arrives as a list: hand it on as the comma-separated text a
+        // --config file or -D would hold, so every source of a key looks the same downstream
+        values.put(
+            mark.substring(MARK.length()),
+            value instanceof List<?> list
+                ? String.join(",", list.stream().map(String::valueOf).toList())
+                : value);
       }
     }
     return values;

@@ -26,7 +26,14 @@ final class SinkCommand implements Callable<Integer> {
           SinkConfig.CONFIG,
           List.of(
               KeyFlags.alias("--dir", SinkConfig.DIR_CONFIG),
-              KeyFlags.alias("--keep", SinkConfig.KEEP_VERSIONS_CONFIG)));
+              KeyFlags.alias("--keep", SinkConfig.KEEP_VERSIONS_CONFIG),
+              KeyFlags.alias("--trusted-key", SinkConfig.TRUSTED_KEYS_CONFIG),
+              KeyFlags.alias("--allow-unsigned", SinkConfig.ALLOW_UNSIGNED_CONFIG),
+              KeyFlags.alias("--max-adapter-bytes", SinkConfig.MAX_ADAPTER_BYTES_CONFIG),
+              KeyFlags.alias("--prune-grace-ms", SinkConfig.PRUNE_GRACE_MS_CONFIG),
+              KeyFlags.alias("--vllm-url", SinkConfig.VLLM_URLS_CONFIG),
+              KeyFlags.alias("--sglang-url", SinkConfig.SGLANG_URLS_CONFIG),
+              KeyFlags.alias("--engine-reload", SinkConfig.ENGINE_RELOAD_CONFIG)));
     }
   }
 

@@ -34,7 +34,8 @@ final class TrainerCommand implements Callable<Integer> {
                   KeyFlags.alias("--models", TrainerConfig.MODEL_IDS_CONFIG),
                   KeyFlags.alias("--publish-every-steps", TrainerConfig.PUBLISH_EVERY_STEPS_CONFIG),
                   KeyFlags.alias("--publish-every-ms", TrainerConfig.PUBLISH_EVERY_MS_CONFIG),
-                  KeyFlags.alias("--trainer-id", TrainerConfig.ID_CONFIG)));
+                  KeyFlags.alias("--trainer-id", TrainerConfig.ID_CONFIG),
+                  KeyFlags.alias("--signing-key", TrainerConfig.SIGNING_KEY_CONFIG)));
       aliases.addAll(KeyFlags.TRAINING);
       return KeyFlags.add(spec, TrainerConfig.CONFIG, aliases);
     }

@@ -127,6 +127,18 @@ public final class AdapterPublisher implements AutoCloseable {
    */
   public Published publish(
       AdapterManifest.Builder manifest, AdapterFiles files, Alongside alongside) {
+    return publish(manifest, files, alongside, null);
+  }
+
+  /**
+   * As {@link #publish(AdapterManifest.Builder, AdapterFiles, Alongside)}, the manifest signed by
+   * {@code signer} (its key id and signature set) unless {@code signer} is null.
+   */
+  public Published publish(
+      AdapterManifest.Builder manifest,
+      AdapterFiles files,
+      Alongside alongside,
+      ManifestSigner signer) {
     String modelId = manifest.getModelId();
     long version = manifest.getVersion();
     String what = "publishing " + modelId + " v" + version;
@@ -142,12 +154,13 @@ public final class AdapterPublisher implements AutoCloseable {
                       files.files(),
                       chunkBytes,
                       chunk -> sendAdapterRecord(modelId, new AdapterRecord(chunk)));
-              complete[0] =
+              AdapterManifest built =
                   manifest
                       .setFiles(described)
                       .setSha256(files.sha256())
                       .setCreatedAt(Instant.ofEpochMilli(System.currentTimeMillis()))
                       .build();
+              complete[0] = signer == null ? built : signer.sign(built);
               return sendAdapterRecord(modelId, new AdapterRecord(complete[0]));
             },
             alongside);

@@ -5,30 +5,29 @@ import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.AdapterRecord;
 import dev.prefstream.schemas.avro.VersionRefusal;
 import dev.prefstream.schemas.registry.SchemaRegistry;
-import dev.prefstream.schemas.serde.ConfluentAvro;
-import dev.prefstream.schemas.serde.WireFormatException;
+import dev.prefstream.schemas.registry.SchemaRegistryException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
+import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
-import java.util.stream.Stream;
-import org.apache.avro.specific.SpecificData;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -36,30 +35,101 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The serving side: consumes {@code adapters} (read_committed), reassembles each version from its
- * chunks, verifies every file's size and sha-256 against the manifest, and writes {@code
- * <dir>/<model>/v<version>/} atomically (a temporary directory renamed into place), so a reader
- * never sees half an adapter. {@code <dir>/<model>/latest} is a symlink to the newest version.
+ * The serving side: consumes {@code adapters} (read_committed), and for each manifest signed by a
+ * trusted key reassembles the version from its chunks, verifies every file's size and sha-256, and
+ * writes {@code <dir>/<model>/v<version>/} durably and atomically ({@link VersionStore}); {@code
+ * <dir>/<model>/latest} points at the newest and never moves backwards. Serving engines are told
+ * ({@link EngineReloader}).
  *
- * <p>Offsets are committed after a version is on disk; a version redelivered after a crash is found
- * already in place and skipped.
+ * <p>Every record is untrusted ({@link AdapterRecordReader}): bad ones are logged with their
+ * topic/partition/offset, counted by reason and skipped. Manifests that are unsigned, signed by an
+ * unknown key or badly signed are refused (counted as {@code refused.<reason>}) before anything
+ * touches the disk.
+ *
+ * <p>Restart safety: the offset committed for a partition is that of its first record whose version
+ * is not yet settled (materialized, found on disk intact, refused as incomplete, or superseded by a
+ * newer materialized version), so a sink killed at any moment re-reads every version it had not
+ * finished. A version that failed to be written (disk full) stays unsettled and is retried with
+ * backoff.
  */
 public final class AdapterSink implements Runnable, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(AdapterSink.class);
-  public static final String MANIFEST_FILE = "prefstream-manifest.json";
+  public static final String MANIFEST_FILE = VersionStore.MANIFEST_FILE;
+
+  /** Counter names. */
+  public static final String MATERIALIZED = "materialized";
+
+  public static final String ALREADY_ON_DISK = "already_on_disk";
+  public static final String REFUSED = "refused.";
+  public static final String INCOMPLETE = "incomplete";
+  public static final String WRITE_FAILED = "write_failed";
+  public static final String DUPLICATE_CHUNK = "duplicate_chunk";
+  public static final String LATE_CHUNK = "late_chunk";
+  public static final String EVICTED_CHUNK = "evicted_chunk";
+  public static final String INTERNAL_ERROR = "internal_error";
+
+  private static final int REGISTRY_ATTEMPTS = 5;
+  private static final long MAX_RETRY_BACKOFF_MS = 30_000;
 
   private final SinkConfig config;
   private final KafkaConsumer<String, byte[]> consumer;
-  private final ConfluentAvro<AdapterRecord> codec;
+  private final AdapterRecordReader reader;
+  private final ManifestVerifier verifier;
+  private final VersionStore store;
   private final Consumer<Materialized> listener;
+  private final EngineReloader engines;
+  private final Counters counters;
   private final FileChunks chunks = new FileChunks();
   private final AtomicBoolean running = new AtomicBoolean(true);
+
+  /** Per partition: offset -> the version an unsettled record belongs to. */
+  private final Map<TopicPartition, TreeMap<Long, VersionKey>> unsettled = new HashMap<>();
+
+  /** Per partition: the offset after the last record handled. */
+  private final Map<TopicPartition, Long> next = new HashMap<>();
+
+  private final Map<TopicPartition, Long> committed = new HashMap<>();
+  private final Set<VersionKey> settled = new HashSet<>();
+  private final Map<VersionKey, Retry> retries = new HashMap<>();
+  private final Set<String> models = new HashSet<>();
 
   /** A version now on disk. */
   public record Materialized(String modelId, long version, Path dir, AdapterManifest manifest) {}
 
+  private record VersionKey(String modelId, long version) {}
+
+  private static final class Retry {
+    final AdapterManifest manifest;
+    final Map<String, byte[]> files;
+    long backoffMs;
+    long dueAtMs;
+
+    Retry(AdapterManifest manifest, Map<String, byte[]> files, long backoffMs, long nowMs) {
+      this.manifest = manifest;
+      this.files = files;
+      this.backoffMs = backoffMs;
+      this.dueAtMs = nowMs + backoffMs;
+    }
+  }
+
   public AdapterSink(SinkConfig config, SchemaRegistry registry, Consumer<Materialized> listener) {
+    this(config, registry, listener, new Counters(), (engine, model, version, name, ok) -> {});
+  }
+
+  public AdapterSink(
+      SinkConfig config,
+      SchemaRegistry registry,
+      Consumer<Materialized> listener,
+      Counters counters,
+      EngineReloader.Listener engineListener) {
     this.config = config;
+    this.counters = counters;
+    this.verifier = config.verifier();
+    this.store = new VersionStore(config.dir());
+    this.reader =
+        new AdapterRecordReader(
+            registry, new AdapterRecordCheck(config.maxAdapterBytes()), counters);
+    this.engines = EngineReloader.of(config, counters, engineListener);
     Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
     props.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
     props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
@@ -68,159 +138,362 @@ public final class AdapterSink implements Runnable, AutoCloseable {
     props.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 8 << 20);
     this.consumer =
         new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer());
-    this.codec = new ConfluentAvro<>(AdapterRecord.class, registry, false);
     this.listener = listener;
-    consumer.subscribe(List.of(config.topics().adapters()));
+    consumer.subscribe(List.of(config.topics().adapters()), new Rebalance());
+    if (verifier.allowsUnsigned()) {
+      log.warn(
+          "sink.allow.unsigned: versions are materialized without a trusted signature; anyone"
+              + " who can write to {} decides what is served",
+          config.topics().adapters());
+    } else {
+      log.info("sink trusts signing keys {}", verifier.keyIds());
+    }
   }
 
   /** Polls until {@link #close()} is called from another thread. */
   @Override
   public void run() {
     try {
+      int removed = store.removeLeftovers();
+      if (removed > 0) {
+        log.info("removed {} leftover temporary directories under {}", removed, store.root());
+      }
+      announceLatestToEngines();
       while (running.get()) {
-        for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(500))) {
-          handle(record);
+        for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(200))) {
+          handleSafely(record);
         }
+        long now = System.currentTimeMillis();
+        retryDue(now);
+        pruneAll(now);
+        commitSettled();
       }
     } catch (WakeupException e) {
       if (running.get()) {
         throw e;
       }
+    } catch (IOException e) {
+      throw new UncheckedIOException("sink directory " + store.root(), e);
     } finally {
+      try {
+        if (!running.get()) {
+          commitSettled();
+        }
+      } catch (RuntimeException e) {
+        log.warn("final commit failed: {}", e.toString());
+      }
       consumer.close();
+      engines.close();
     }
   }
 
-  private void handle(ConsumerRecord<String, byte[]> record) {
-    AdapterRecord decoded;
+  /** Engines restarted with the sink have none of our versions: load each model's latest. */
+  private void announceLatestToEngines() throws IOException {
+    if (engines.isEmpty()) {
+      return;
+    }
+    for (String model : store.models()) {
+      OptionalLong latest = store.latest(model);
+      if (latest.isPresent() && store.exists(model, latest.getAsLong())) {
+        engines.versionReady(
+            model, latest.getAsLong(), store.versionDir(model, latest.getAsLong()));
+      }
+    }
+  }
+
+  private void handleSafely(ConsumerRecord<String, byte[]> record) {
+    TopicPartition tp = new TopicPartition(record.topic(), record.partition());
+    next.put(tp, record.offset() + 1);
     try {
-      decoded = codec.decode(record.value());
-    } catch (WireFormatException e) {
+      handle(tp, record);
+    } catch (SchemaRegistryException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      // a record no rule foresaw: it must not stop the sink or be retried forever
+      counters.increment(AdapterRecordReader.SKIPPED + INTERNAL_ERROR);
       log.error(
-          "skipping unreadable record {}-{}@{} ({}): {}",
+          "skipping {}-{}@{} ({}): {}",
           record.topic(),
           record.partition(),
           record.offset(),
-          e.reason().code(),
-          e.getMessage());
+          INTERNAL_ERROR,
+          e.toString(),
+          e);
+    }
+  }
+
+  private AdapterRecord decode(ConsumerRecord<String, byte[]> record) {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return reader.read(record);
+      } catch (SchemaRegistryException e) {
+        if (attempt >= REGISTRY_ATTEMPTS || !running.get()) {
+          throw e;
+        }
+        log.warn("schema registry unavailable (attempt {}): {}", attempt, e.getMessage());
+        try {
+          Thread.sleep(500L << attempt);
+        } catch (InterruptedException interrupted) {
+          Thread.currentThread().interrupt();
+          throw e;
+        }
+      }
+    }
+  }
+
+  private void handle(TopicPartition tp, ConsumerRecord<String, byte[]> record) {
+    AdapterRecord decoded = decode(record);
+    if (decoded == null) {
       return;
     }
-    if (decoded.getPayload() instanceof AdapterChunk chunk) {
-      chunks.add(chunk);
-      return;
-    }
-    if (!(decoded.getPayload() instanceof AdapterManifest manifest)) {
-      VersionRefusal refusal = (VersionRefusal) decoded.getPayload();
-      log.warn(
+    Object payload = decoded.getPayload();
+    if (payload instanceof AdapterChunk chunk) {
+      onChunk(tp, record, chunk);
+    } else if (payload instanceof AdapterManifest manifest) {
+      onManifest(tp, record, manifest);
+    } else {
+      VersionRefusal refusal = (VersionRefusal) payload;
+      log.info(
           "{}: the trainer refused a candidate after v{} ({}); nothing to materialize",
           refusal.getModelId(),
           refusal.getParentVersion(),
-          refusal.getReason());
-      return;
+          AdapterRecordCheck.shown(refusal.getReason()));
     }
-    try {
-      materialize(manifest);
-    } finally {
-      chunks.forget(manifest.getModelId(), manifest.getVersion());
-    }
-    consumer.commitSync();
   }
 
-  private void materialize(AdapterManifest manifest) {
+  private void onChunk(TopicPartition tp, ConsumerRecord<String, byte[]> record, AdapterChunk c) {
+    VersionKey key = new VersionKey(c.getModelId(), c.getVersion());
+    if (settled.contains(key)) {
+      skip(record, LATE_CHUNK, "chunk of " + key + ", which is settled already");
+      return;
+    }
+    // a version holds at most sink.max.adapter.bytes of candidate chunks: beyond that the oldest
+    // go (a flood written ahead of a version cannot crowd out its genuine chunks, which come last)
+    long held = chunks.pendingBytes(c.getModelId(), c.getVersion());
+    while (held + c.getData().remaining() > config.maxAdapterBytes()) {
+      long freed = chunks.evictOldest(c.getModelId(), c.getVersion());
+      if (freed < 0) {
+        break;
+      }
+      counters.increment(AdapterRecordReader.SKIPPED + EVICTED_CHUNK);
+      held -= freed;
+    }
+    if (!chunks.add(c)) {
+      skip(record, DUPLICATE_CHUNK, c.getFile() + " chunk " + c.getIndex() + " of " + key);
+      return;
+    }
+    unsettled.computeIfAbsent(tp, t -> new TreeMap<>()).put(record.offset(), key);
+  }
+
+  private void skip(ConsumerRecord<String, byte[]> record, String reason, String message) {
+    counters.increment(AdapterRecordReader.SKIPPED + reason);
+    log.warn(
+        "skipping {}-{}@{} ({}): {}",
+        record.topic(),
+        record.partition(),
+        record.offset(),
+        reason,
+        message);
+  }
+
+  private void onManifest(
+      TopicPartition tp, ConsumerRecord<String, byte[]> record, AdapterManifest manifest) {
     String modelId = manifest.getModelId();
     long version = manifest.getVersion();
-    Path modelDir = config.dir().resolve(modelId);
-    Path target = modelDir.resolve("v" + version);
-    if (Files.isDirectory(target)) {
-      log.info("{} v{} already in {}", modelId, version, target);
+    String problem = verifier.problem(manifest);
+    if (problem != null) {
+      counters.increment(REFUSED + problem);
+      log.error(
+          "REFUSED {} v{} at {}-{}@{} ({}, key id {}): not materialized",
+          modelId,
+          version,
+          record.topic(),
+          record.partition(),
+          record.offset(),
+          problem,
+          AdapterRecordCheck.shown(manifest.getSigningKeyId()));
       return;
+    }
+    VersionKey key = new VersionKey(modelId, version);
+    unsettled.computeIfAbsent(tp, t -> new TreeMap<>()).put(record.offset(), key);
+    models.add(modelId);
+    long now = System.currentTimeMillis();
+    try {
+      if (store.holds(manifest)) {
+        log.info("{} v{} already on disk and intact", modelId, version);
+        counters.increment(ALREADY_ON_DISK);
+        settle(key);
+        store.advanceLatest(modelId, version, now);
+        return;
+      }
+    } catch (IOException e) {
+      log.warn("{} v{}: cannot check the version on disk: {}", modelId, version, e.toString());
     }
     List<String> problems = new ArrayList<>();
     Map<String, byte[]> files = chunks.assembleAll(modelId, version, manifest.getFiles(), problems);
+    chunks.forgetVersion(modelId, version);
     if (!problems.isEmpty()) {
+      counters.increment(REFUSED + INCOMPLETE);
       log.error(
-          "{} v{} not materialized (did the sink start mid-version?): {}",
+          "REFUSED {} v{} at {}-{}@{} ({}): {}",
           modelId,
           version,
+          record.topic(),
+          record.partition(),
+          record.offset(),
+          INCOMPLETE,
           problems);
+      settle(key);
       return;
     }
-    AdapterFiles adapter = AdapterFiles.of(files);
-    if (!adapter.sha256().equals(manifest.getSha256())) {
-      log.error(
-          "{} v{}: weights sha256 {} differs from the manifest's {}; not materialized",
-          modelId,
-          version,
-          adapter.sha256(),
-          manifest.getSha256());
-      return;
-    }
+    write(key, manifest, files, now, config.retryBackoffMs());
+  }
+
+  private void write(
+      VersionKey key, AdapterManifest manifest, Map<String, byte[]> files, long now, long backoff) {
+    Path dir;
     try {
-      Files.createDirectories(modelDir);
-      Path tmp = Files.createTempDirectory(modelDir, ".tmp-v" + version + "-");
-      readableByServers(tmp);
-      for (Map.Entry<String, byte[]> file : files.entrySet()) {
-        Files.write(tmp.resolve(file.getKey()), file.getValue());
+      dir = store.write(manifest, files);
+    } catch (IOException | UncheckedIOException e) {
+      counters.increment(WRITE_FAILED);
+      Retry retry = retries.get(key);
+      if (retry == null) {
+        retry = new Retry(manifest, files, backoff, now);
+        retries.put(key, retry);
+      } else {
+        retry.backoffMs = Math.min(MAX_RETRY_BACKOFF_MS, retry.backoffMs * 2);
+        retry.dueAtMs = now + retry.backoffMs;
       }
-      Files.writeString(
-          tmp.resolve(MANIFEST_FILE),
-          SpecificData.get().toString(manifest) + "\n",
-          StandardCharsets.UTF_8);
-      try {
-        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-      } catch (FileAlreadyExistsException | AtomicMoveNotSupportedException e) {
-        deleteTree(tmp);
-        throw e;
-      }
-      pointLatestAt(modelDir, target);
-      prune(modelDir);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write " + target, e);
-    }
-    log.info("materialized {} v{} in {}", modelId, version, target);
-    listener.accept(new Materialized(modelId, version, target, manifest));
-  }
-
-  /** Temporary directories are created owner-only; a serving process may run as another user. */
-  private static void readableByServers(Path dir) throws IOException {
-    if (dir.getFileSystem().supportedFileAttributeViews().contains("posix")) {
-      Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
-    }
-  }
-
-  /** Replaces {@code latest} atomically: a new link under a temporary name, renamed over it. */
-  private static void pointLatestAt(Path modelDir, Path target) throws IOException {
-    Path link = modelDir.resolve("latest");
-    Path tmp = modelDir.resolve(".latest-" + System.nanoTime());
-    Files.createSymbolicLink(tmp, target.getFileName());
-    Files.move(tmp, link, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-  }
-
-  private void prune(Path modelDir) throws IOException {
-    int keep = config.keepVersions();
-    if (keep == 0) {
+      log.error(
+          "{} v{} could not be written ({}); retrying in {} ms, offsets held before it",
+          key.modelId(),
+          key.version(),
+          e.toString(),
+          retry.backoffMs);
       return;
     }
-    List<Path> versions = new ArrayList<>();
-    try (Stream<Path> entries = Files.list(modelDir)) {
-      entries
-          .filter(p -> p.getFileName().toString().matches("v\\d+") && Files.isDirectory(p))
-          .forEach(versions::add);
+    retries.remove(key);
+    materialized(key, manifest, dir, now);
+  }
+
+  private void materialized(VersionKey key, AdapterManifest manifest, Path dir, long now) {
+    counters.increment(MATERIALIZED);
+    settle(key);
+    supersede(key);
+    boolean newest;
+    try {
+      newest = store.advanceLatest(key.modelId(), key.version(), now).isPresent();
+    } catch (IOException e) {
+      // the version is on disk; latest catches up with the next version or restart
+      log.error("{}: cannot point latest at v{}: {}", key.modelId(), key.version(), e.toString());
+      newest = false;
     }
-    versions.sort(
-        Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString().substring(1))));
-    for (Path old : versions.subList(0, Math.max(0, versions.size() - keep))) {
-      deleteTree(old);
-      log.info("pruned {}", old);
+    log.info("materialized {} v{} in {}", key.modelId(), key.version(), dir);
+    listener.accept(new Materialized(key.modelId(), key.version(), dir, manifest));
+    if (newest) {
+      engines.versionReady(key.modelId(), key.version(), dir);
     }
   }
 
-  private static void deleteTree(Path dir) throws IOException {
-    try (Stream<Path> walk = Files.walk(dir)) {
-      for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
+  private void retryDue(long now) {
+    for (Map.Entry<VersionKey, Retry> e : List.copyOf(retries.entrySet())) {
+      Retry r = e.getValue();
+      if (r.dueAtMs <= now) {
+        write(e.getKey(), r.manifest, r.files, now, r.backoffMs);
       }
     }
+  }
+
+  private void pruneAll(long now) {
+    if (config.keepVersions() == 0) {
+      return;
+    }
+    for (String model : models) {
+      try {
+        store.prune(model, config.keepVersions(), config.pruneGraceMs(), now);
+      } catch (IOException e) {
+        log.warn("{}: pruning failed: {}", model, e.toString());
+      }
+    }
+  }
+
+  /** The version's records no longer hold the committed offset back. */
+  private void settle(VersionKey key) {
+    settled.add(key);
+    for (TreeMap<Long, VersionKey> offsets : unsettled.values()) {
+      offsets.values().removeIf(key::equals);
+    }
+  }
+
+  /** Older versions of the same model that never completed are superseded by {@code key}. */
+  private void supersede(VersionKey key) {
+    for (TreeMap<Long, VersionKey> offsets : unsettled.values()) {
+      Iterator<VersionKey> it = offsets.values().iterator();
+      while (it.hasNext()) {
+        VersionKey other = it.next();
+        if (other.modelId().equals(key.modelId())
+            && other.version() < key.version()
+            && !retries.containsKey(other)) {
+          it.remove();
+          chunks.forgetVersion(other.modelId(), other.version());
+        }
+      }
+    }
+  }
+
+  /** Commits, per partition, the offset of its first unsettled record (or its end). */
+  private void commitSettled() {
+    Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
+    for (Map.Entry<TopicPartition, Long> e : next.entrySet()) {
+      TopicPartition tp = e.getKey();
+      TreeMap<Long, VersionKey> pending = unsettled.get(tp);
+      long offset = pending == null || pending.isEmpty() ? e.getValue() : pending.firstKey();
+      Long done = committed.get(tp);
+      if (done == null || offset > done) {
+        offsets.put(tp, new OffsetAndMetadata(offset));
+      }
+    }
+    if (!offsets.isEmpty()) {
+      consumer.commitSync(offsets);
+      offsets.forEach((tp, o) -> committed.put(tp, o.offset()));
+    }
+  }
+
+  private final class Rebalance implements ConsumerRebalanceListener {
+    @Override
+    public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+      try {
+        commitSettled();
+      } catch (RuntimeException e) {
+        log.warn("commit on revocation failed: {}", e.toString());
+      }
+      forget(partitions);
+    }
+
+    @Override
+    public void onPartitionsLost(Collection<TopicPartition> partitions) {
+      forget(partitions);
+    }
+
+    @Override
+    public void onPartitionsAssigned(Collection<TopicPartition> partitions) {}
+
+    private void forget(Collection<TopicPartition> partitions) {
+      for (TopicPartition tp : partitions) {
+        unsettled.remove(tp);
+        next.remove(tp);
+        committed.remove(tp);
+      }
+    }
+  }
+
+  public Counters counters() {
+    return counters;
+  }
+
+  /** Each serving engine's last outcome. */
+  public Map<String, String> engineStatus() {
+    return engines.status();
   }
 
   /** Stops {@link #run()} from another thread. */

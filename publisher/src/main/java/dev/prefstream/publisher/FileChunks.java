@@ -15,7 +15,13 @@ import java.util.function.Consumer;
  * against the {@link AdapterFile} that describes them. Used for adapter versions and trainer state.
  */
 public final class FileChunks {
-  private final Map<String, Map<Integer, byte[]>> pending = new HashMap<>();
+  private final Map<Key, Map<Integer, List<Candidate>>> pending = new HashMap<>();
+  private long sequence;
+  private final Map<Key, Long> pendingBytes = new HashMap<>();
+
+  private record Key(String modelId, long version, String file) {}
+
+  private record Candidate(long sequence, byte[] data) {}
 
   /**
    * The chunks of one file, {@code chunkBytes} of data each (at least one chunk, even if empty).
@@ -59,24 +65,99 @@ public final class FileChunks {
     return new AdapterFile(name, (long) data.length, AdapterFiles.sha256(data), chunks);
   }
 
-  /** Remembers a received chunk until its file is assembled. */
-  public void add(AdapterChunk chunk) {
+  /**
+   * Remembers a received chunk until its file is assembled. The topic is untrusted, so a second,
+   * different chunk for the same position is kept as another candidate rather than replacing or
+   * being dropped for the first: {@link #assemble} picks the candidates that match the manifest.
+   * Returns false only for an exact duplicate (same position, same bytes), which is not kept.
+   */
+  public boolean add(AdapterChunk chunk) {
     ByteBuffer data = chunk.getData().duplicate();
     byte[] bytes = new byte[data.remaining()];
     data.get(bytes);
-    pending
-        .computeIfAbsent(
-            key(chunk.getModelId(), chunk.getVersion(), chunk.getFile()), k -> new HashMap<>())
-        .put(chunk.getIndex(), bytes);
+    Key key = key(chunk.getModelId(), chunk.getVersion(), chunk.getFile());
+    List<Candidate> candidates =
+        pending
+            .computeIfAbsent(key, k -> new HashMap<>())
+            .computeIfAbsent(chunk.getIndex(), i -> new ArrayList<>());
+    for (Candidate c : candidates) {
+      if (java.util.Arrays.equals(c.data(), bytes)) {
+        return false;
+      }
+    }
+    candidates.add(new Candidate(sequence++, bytes));
+    pendingBytes.merge(key, (long) bytes.length, Long::sum);
+    return true;
+  }
+
+  /**
+   * Drops the earliest-received chunk of {@code modelId}'s {@code version} (to make room for newer
+   * ones: a version's genuine chunks are the last before its manifest). Returns its size, or -1
+   * when nothing is held for that version.
+   */
+  public long evictOldest(String modelId, long version) {
+    Key oldestKey = null;
+    int oldestIndex = -1;
+    Candidate oldest = null;
+    for (Map.Entry<Key, Map<Integer, List<Candidate>>> file : pending.entrySet()) {
+      if (!file.getKey().modelId().equals(modelId) || file.getKey().version() != version) {
+        continue;
+      }
+      for (Map.Entry<Integer, List<Candidate>> position : file.getValue().entrySet()) {
+        for (Candidate c : position.getValue()) {
+          if (oldest == null || c.sequence() < oldest.sequence()) {
+            oldest = c;
+            oldestKey = file.getKey();
+            oldestIndex = position.getKey();
+          }
+        }
+      }
+    }
+    if (oldest == null) {
+      return -1;
+    }
+    List<Candidate> list = pending.get(oldestKey).get(oldestIndex);
+    list.remove(oldest);
+    if (list.isEmpty()) {
+      pending.get(oldestKey).remove(oldestIndex);
+    }
+    pendingBytes.merge(oldestKey, (long) -oldest.data().length, Long::sum);
+    return oldest.data().length;
+  }
+
+  /** Bytes held for every file of {@code modelId}'s {@code version}. */
+  public long pendingBytes(String modelId, long version) {
+    long sum = 0;
+    for (Map.Entry<Key, Long> e : pendingBytes.entrySet()) {
+      if (e.getKey().modelId().equals(modelId) && e.getKey().version() == version) {
+        sum += e.getValue();
+      }
+    }
+    return sum;
+  }
+
+  /** Bytes held for every pending file. */
+  public long pendingBytes() {
+    return pendingBytes.values().stream().mapToLong(Long::longValue).sum();
+  }
+
+  /** Drops every chunk of exactly {@code modelId}'s {@code version}. */
+  public void forgetVersion(String modelId, long version) {
+    pending.keySet().removeIf(k -> k.modelId().equals(modelId) && k.version() == version);
+    pendingBytes.keySet().removeIf(k -> k.modelId().equals(modelId) && k.version() == version);
   }
 
   /**
    * The file, if every chunk arrived and the result matches {@code file}'s size and sha-256;
-   * otherwise empty, with {@code problems} saying why. The file's chunks are forgotten either way.
+   * otherwise empty, with {@code problems} saying why. Where a position has several candidates, the
+   * newest of each is tried first, then the oldest of each. The file's chunks are forgotten either
+   * way.
    */
   public Optional<byte[]> assemble(
       String modelId, long version, AdapterFile file, List<String> problems) {
-    Map<Integer, byte[]> chunks = pending.remove(key(modelId, version, file.getName()));
+    Key key = key(modelId, version, file.getName());
+    Map<Integer, List<Candidate>> chunks = pending.remove(key);
+    pendingBytes.remove(key);
     if (chunks == null || chunks.size() != file.getChunks()) {
       problems.add(
           file.getName()
@@ -87,9 +168,44 @@ public final class FileChunks {
               + " chunks");
       return Optional.empty();
     }
-    ByteBuffer whole = ByteBuffer.allocate(Math.toIntExact(file.getSize()));
+    if (file.getSize() < 0 || file.getSize() > Integer.MAX_VALUE - 8) {
+      problems.add(file.getName() + " declares an impossible size " + file.getSize());
+      return Optional.empty();
+    }
+    List<String> newestProblems = new ArrayList<>();
+    Optional<byte[]> newest = concatenate(file, chunks, true, newestProblems);
+    if (newest.isPresent()) {
+      return newest;
+    }
+    boolean several = chunks.values().stream().anyMatch(c -> c.size() > 1);
+    if (several) {
+      List<String> oldestProblems = new ArrayList<>();
+      Optional<byte[]> oldest = concatenate(file, chunks, false, oldestProblems);
+      if (oldest.isPresent()) {
+        return oldest;
+      }
+      problems.add(
+          file.getName()
+              + ": no combination of its (conflicting) chunks matches: "
+              + newestProblems);
+      return Optional.empty();
+    }
+    problems.addAll(newestProblems);
+    return Optional.empty();
+  }
+
+  private static Optional<byte[]> concatenate(
+      AdapterFile file,
+      Map<Integer, List<Candidate>> chunks,
+      boolean newest,
+      List<String> problems) {
+    ByteBuffer whole = ByteBuffer.allocate((int) file.getSize());
     for (int i = 0; i < file.getChunks(); i++) {
-      byte[] part = chunks.get(i);
+      List<Candidate> candidates = chunks.get(i);
+      byte[] part =
+          candidates == null || candidates.isEmpty()
+              ? null
+              : candidates.get(newest ? candidates.size() - 1 : 0).data();
       if (part == null || part.length > whole.remaining()) {
         problems.add(file.getName() + " chunk " + i + " is missing or larger than the file");
         return Optional.empty();
@@ -124,16 +240,11 @@ public final class FileChunks {
 
   /** Drops every chunk of versions of {@code modelId} up to {@code version}. */
   public void forget(String modelId, long version) {
-    pending
-        .keySet()
-        .removeIf(
-            k -> {
-              String[] parts = k.split("\u0000", 3);
-              return parts[0].equals(modelId) && Long.parseLong(parts[1]) <= version;
-            });
+    pending.keySet().removeIf(k -> k.modelId().equals(modelId) && k.version() <= version);
+    pendingBytes.keySet().removeIf(k -> k.modelId().equals(modelId) && k.version() <= version);
   }
 
-  private static String key(String modelId, long version, String file) {
-    return modelId + '\u0000' + version + '\u0000' + file;
+  private static Key key(String modelId, long version, String file) {
+    return new Key(modelId, version, file);
   }
 }

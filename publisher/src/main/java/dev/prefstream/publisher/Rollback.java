@@ -40,6 +40,24 @@ public final class Rollback {
       String modelId,
       long toVersion,
       StateReset stateReset) {
+    return run(clientProperties, topics, registry, trainerId, modelId, toVersion, stateReset, null);
+  }
+
+  /**
+   * As {@link #run(Map, Topics, SchemaRegistry, String, String, long, StateReset)}, the new version
+   * signed by {@code signer} unless it is null. With a signer, the version rolled back to must
+   * carry a valid signature of that same key: a rollback never re-signs content it cannot vouch
+   * for.
+   */
+  public static AdapterManifest run(
+      Map<String, Object> clientProperties,
+      Topics topics,
+      SchemaRegistry registry,
+      String trainerId,
+      String modelId,
+      long toVersion,
+      StateReset stateReset,
+      ManifestSigner signer) {
     try (AdapterPublisher publisher =
         new AdapterPublisher(
             clientProperties,
@@ -47,7 +65,14 @@ public final class Rollback {
             topics,
             registry,
             AdapterPublisher.DEFAULT_CHUNK_BYTES)) {
-      AdapterLog log = AdapterLog.read(clientProperties, topics, registry, modelId, toVersion);
+      AdapterLog log =
+          AdapterLog.read(
+              clientProperties,
+              topics,
+              registry,
+              modelId,
+              toVersion,
+              signer == null ? null : signer.ownVerifier());
       AdapterManifest target =
           log.versions().stream()
               .filter(v -> v.getVersion() == toVersion)
@@ -72,7 +97,7 @@ public final class Rollback {
               .setTrainerId(trainerId)
               .setMetrics(target.getMetrics());
       return publisher
-          .publish(manifest, files, stateReset.to(newVersion, target, files))
+          .publish(manifest, files, stateReset.to(newVersion, target, files), signer)
           .manifest();
     }
   }

@@ -37,12 +37,16 @@ class PublishAndSinkIT {
         TopicAdmin.ensure(admin, topics.all(1), (short) -1);
       }
       RestSchemaRegistry registry = new RestSchemaRegistry(stack.registryUrl());
+      SigningKeys.write(SigningKeys.generate(), dataDir.resolve("keys"));
+      ManifestSigner signer = ManifestSigner.fromFile(dataDir.resolve("keys/signing.key"));
       SinkConfig sinkConfig =
           new SinkConfig(
               Map.of(
                   CommonConfig.BOOTSTRAP_SERVERS_CONFIG, stack.bootstrapServers(),
                   SinkConfig.DIR_CONFIG, sinkDir.toString(),
-                  SinkConfig.KEEP_VERSIONS_CONFIG, 1));
+                  SinkConfig.KEEP_VERSIONS_CONFIG, 1,
+                  SinkConfig.PRUNE_GRACE_MS_CONFIG, 0,
+                  SinkConfig.TRUSTED_KEYS_CONFIG, dataDir.resolve("keys/signing.pub").toString()));
       BlockingQueue<AdapterSink.Materialized> seen = new LinkedBlockingQueue<>();
       AdapterSink sink = new AdapterSink(sinkConfig, registry, seen::add);
       Thread sinkThread = new Thread(sink, "sink");
@@ -51,7 +55,8 @@ class PublishAndSinkIT {
       byte[] weights1 = randomBytes(5_000, 1);
       byte[] weights2 = randomBytes(5_000, 2);
       AdapterPublisher first = new AdapterPublisher(client, "trainer-m", topics, registry, 1024);
-      first.publish(manifest(1, null), AdapterFiles.peft("{\"r\": 4}", weights1), nothing());
+      first.publish(
+          manifest(1, null), AdapterFiles.peft("{\"r\": 4}", weights1), nothing(), signer);
 
       AdapterSink.Materialized v1 = seen.poll(60, TimeUnit.SECONDS);
       assertThat(v1).isNotNull();
@@ -65,23 +70,29 @@ class PublishAndSinkIT {
         assertThatThrownBy(
                 () ->
                     first.publish(
-                        manifest(2, 1L), AdapterFiles.peft("{}", randomBytes(10, 3)), nothing()))
+                        manifest(2, 1L),
+                        AdapterFiles.peft("{}", randomBytes(10, 3)),
+                        nothing(),
+                        signer))
             .isInstanceOf(FencedException.class)
             .hasMessageContaining("trainer-m");
         first.close();
-        second.publish(manifest(2, 1L), AdapterFiles.peft("{\"r\": 4}", weights2), nothing());
+        second.publish(
+            manifest(2, 1L), AdapterFiles.peft("{\"r\": 4}", weights2), nothing(), signer);
       }
       AdapterSink.Materialized v2 = seen.poll(60, TimeUnit.SECONDS);
       assertThat(v2.version()).isEqualTo(2);
       assertThat(Files.readAllBytes(sinkDir.resolve("m/latest").resolve(AdapterFiles.WEIGHTS)))
           .isEqualTo(weights2);
-      assertThat(sinkDir.resolve("m/v1")).doesNotExist();
+      assertThat(sinkDir.resolve("m/v1"))
+          .as("keep 1 never prunes the version before latest")
+          .exists();
       assertThat(seen.poll(2, TimeUnit.SECONDS))
           .as("the fenced publish must never be visible")
           .isNull();
       try (var names = Files.list(sinkDir.resolve("m"))) {
         assertThat(names.map(p -> p.getFileName().toString()))
-            .containsExactlyInAnyOrder("v2", "latest");
+            .containsExactlyInAnyOrder("v1", "v2", "latest");
       }
       sink.close();
       sinkThread.join(Duration.ofSeconds(10).toMillis());

@@ -1,5 +1,6 @@
 package dev.prefstream.trainer.stream;
 
+import dev.prefstream.publisher.ManifestSigner;
 import dev.prefstream.schemas.Sha256;
 import dev.prefstream.schemas.config.CommonConfig;
 import dev.prefstream.trainer.loss.LossType;
@@ -81,6 +82,12 @@ public final class TrainerConfig extends CommonConfig {
   public static final String CHUNK_BYTES_CONFIG = "publish.chunk.bytes";
   private static final String CHUNK_BYTES_DOC = "Data bytes per AdapterChunk record.";
 
+  public static final String SIGNING_KEY_CONFIG = "publish.signing.key";
+  private static final String SIGNING_KEY_DOC =
+      "Ed25519 private key file (PKCS#8 PEM, `prefstream keys generate` writes signing.key) that"
+          + " signs every published manifest (trainer and adapters rollback). Empty publishes"
+          + " unsigned versions, which sinks refuse unless run with --allow-unsigned.";
+
   public static final ConfigDef CONFIG =
       Recipe.define(commonDef())
           .define(
@@ -155,9 +162,11 @@ public final class TrainerConfig extends CommonConfig {
               1 << 20,
               Range.between(1024, 1 << 20),
               Importance.LOW,
-              CHUNK_BYTES_DOC);
+              CHUNK_BYTES_DOC)
+          .define(SIGNING_KEY_CONFIG, Type.STRING, "", Importance.HIGH, SIGNING_KEY_DOC);
 
   private final Recipe recipe;
+  private final ManifestSigner signer;
 
   /**
    * Validates every key, the recipe's included.
@@ -170,6 +179,7 @@ public final class TrainerConfig extends CommonConfig {
       throw new ConfigException(MODEL_DIR_CONFIG, "", "the base model directory is required");
     }
     this.recipe = new Recipe(originals);
+    this.signer = ManifestSigner.fromConfig(SIGNING_KEY_CONFIG, getString(SIGNING_KEY_CONFIG));
     if (recipe.loss().type().unpaired()) {
       throw new ConfigException(
           Recipe.LOSS_CONFIG,
@@ -178,6 +188,11 @@ public final class TrainerConfig extends CommonConfig {
               + LossType.names().stream().filter(n -> !LossType.parse(n).unpaired()).toList()
               + ")");
     }
+  }
+
+  /** Signs published manifests; null when {@value #SIGNING_KEY_CONFIG} is empty. */
+  public ManifestSigner signer() {
+    return signer;
   }
 
   /** The training recipe: loss, optimizer, LoRA and data settings. */

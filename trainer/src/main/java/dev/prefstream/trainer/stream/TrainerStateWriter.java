@@ -4,6 +4,7 @@ import dev.prefstream.publisher.AdapterFiles;
 import dev.prefstream.publisher.AdapterPublisher;
 import dev.prefstream.publisher.FencedException;
 import dev.prefstream.publisher.FileChunks;
+import dev.prefstream.publisher.ManifestSigner;
 import dev.prefstream.publisher.Rollback;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.AdapterFile;
@@ -102,6 +103,18 @@ public final class TrainerStateWriter {
       String trainerId,
       String modelId,
       long toVersion) {
+    return rollback(clientProperties, topics, registry, trainerId, modelId, toVersion, null);
+  }
+
+  /** As above, the new version signed by {@code signer} unless it is null. */
+  public static AdapterManifest rollback(
+      Map<String, Object> clientProperties,
+      Topics topics,
+      SchemaRegistry registry,
+      String trainerId,
+      String modelId,
+      long toVersion,
+      ManifestSigner signer) {
     // a running trainer that reloads the model at the same moment takes the transactional id
     // back (fencing this attempt); each attempt re-reads the log, so no version number repeats
     FencedException last = null;
@@ -114,7 +127,8 @@ public final class TrainerStateWriter {
             trainerId,
             modelId,
             toVersion,
-            rollbackReset(clientProperties, topics, registry));
+            rollbackReset(clientProperties, topics, registry),
+            signer);
       } catch (FencedException e) {
         last = e;
       }

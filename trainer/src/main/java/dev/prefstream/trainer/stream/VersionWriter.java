@@ -77,7 +77,8 @@ final class VersionWriter implements AutoCloseable {
         .publish(
             manifest,
             AdapterFiles.peft(adapter.configJson(), adapter.safetensors()),
-            alongside(version, draft, commit))
+            alongside(version, draft, commit),
+            config.signer())
         .manifest();
   }
 
