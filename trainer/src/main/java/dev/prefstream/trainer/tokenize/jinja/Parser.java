@@ -164,6 +164,8 @@ final class Parser {
         expectEnd();
         return new Node.If(line, new Node.Literal(line, true), body, List.of());
       }
+      case "endif", "endfor", "endset", "endmacro", "endgeneration", "elif", "else" ->
+          throw error(kw, "{% " + kw.text() + " %} without an open block it could close");
       default ->
           throw error(
               kw,

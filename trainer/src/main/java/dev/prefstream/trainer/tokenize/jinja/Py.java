@@ -3,7 +3,6 @@ package dev.prefstream.trainer.tokenize.jinja;
 import java.math.BigDecimal;
 import java.util.AbstractList;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
@@ -527,9 +526,5 @@ final class Py {
       throw new JinjaError("slice indices must be integers or None, not " + typeName(v));
     }
     return toLong(v);
-  }
-
-  static Iterator<Object> none() {
-    return List.<Object>of().iterator();
   }
 }
