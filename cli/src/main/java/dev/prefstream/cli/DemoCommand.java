@@ -211,6 +211,7 @@ final class DemoCommand implements Callable<Integer> {
     final AtomicLong pairsTrained = new AtomicLong();
     final AtomicLong steps = new AtomicLong();
     final AtomicLong published = new AtomicLong();
+
     /** Versions left out of the freshness report: start-up (model load, JIT) delays them. */
     static final int WARM_UP_VERSIONS = 2;
 
