@@ -8,6 +8,7 @@ import dev.prefstream.schemas.FileNames;
 import dev.prefstream.schemas.MetricNames;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.FeedbackEvent;
+import dev.prefstream.schemas.avro.ServedResponses;
 import dev.prefstream.schemas.config.CommonConfig;
 import dev.prefstream.schemas.serde.ConfluentAvro;
 import dev.prefstream.trainer.model.ModelInit;
@@ -91,7 +92,14 @@ final class DemoCommand implements Callable<Integer> {
     // the demo's own defaults sit below --config, -D and flags, as every command's do
     Map<String, Object> settings =
         kafka.settings(
-            Map.of(TrainerConfig.MODEL_IDS_CONFIG, modelId, Recipe.MAX_LENGTH_CONFIG, 128));
+            Map.of(
+                TrainerConfig.MODEL_IDS_CONFIG,
+                modelId,
+                Recipe.MAX_LENGTH_CONFIG,
+                128,
+                // the synthetic thumbs up and down on one prompt become pairs too
+                IngestConfig.BINARY_PAIR_WINDOW_MS_CONFIG,
+                60_000L));
     Path data =
         Path.of(new CommonConfig(settings).getString(CommonConfig.DATA_DIR_CONFIG))
             .toAbsolutePath();
@@ -288,12 +296,25 @@ final class DemoCommand implements Callable<Integer> {
       ConfluentAvro<FeedbackEvent> codec =
           new ConfluentAvro<>(FeedbackEvent.class, config.schemaRegistry(), true);
       String subject = ConfluentAvro.subject(topic, false);
+      String servedTopic = config.topics().served();
+      ConfluentAvro<ServedResponses> servedCodec =
+          new ConfluentAvro<>(ServedResponses.class, config.schemaRegistry(), true);
+      String servedSubject = ConfluentAvro.subject(servedTopic, false);
       long start = System.nanoTime();
       long sent = 0;
       try (KafkaProducer<String, byte[]> producer =
           new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer())) {
         while (running.get()) {
-          FeedbackEvent event = feedback.next();
+          SyntheticFeedback.Emission emission = feedback.nextOfAnyKind();
+          if (emission.impression() != null) {
+            ServedResponses impression = emission.impression();
+            producer.send(
+                new ProducerRecord<>(
+                    servedTopic,
+                    impression.getRequestId(),
+                    servedCodec.encode(servedSubject, impression)));
+          }
+          FeedbackEvent event = emission.event();
           producer.send(
               new ProducerRecord<>(topic, event.getModelId(), codec.encode(subject, event)));
           progress.events.incrementAndGet();
