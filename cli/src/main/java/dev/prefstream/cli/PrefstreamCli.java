@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
       SinkCommand.class,
       EmitCommand.class,
       AdaptersCommand.class,
+      AuditCommand.class,
       ModelCommand.class,
       TrainCommand.class,
       EvalCommand.class,

@@ -75,6 +75,13 @@ public final class TrainerConfig extends CommonConfig {
   public static final String CHUNK_BYTES_CONFIG = "publish.chunk.bytes";
   private static final String CHUNK_BYTES_DOC = "Data bytes per AdapterChunk record.";
 
+  public static final String SNAPSHOT_EVERY_VERSIONS_CONFIG = "trainer.snapshot.every.versions";
+  private static final String SNAPSHOT_EVERY_VERSIONS_DOC =
+      "Also keep the trainer state of every Nth published version (adapter weights, optimizer"
+          + " moments, step, training settings) on the trainer-snapshots topic, where audit replay"
+          + " starts: replaying a version costs the versions since the nearest snapshot before it."
+          + " 1 keeps every version's; 0 keeps none (replay starts from the initial adapter).";
+
   public static final ConfigDef CONFIG =
       Recipe.define(commonDef())
           .define(
@@ -142,7 +149,14 @@ public final class TrainerConfig extends CommonConfig {
               1 << 20,
               Range.between(1024, 1 << 20),
               Importance.LOW,
-              CHUNK_BYTES_DOC);
+              CHUNK_BYTES_DOC)
+          .define(
+              SNAPSHOT_EVERY_VERSIONS_CONFIG,
+              Type.INT,
+              1,
+              Range.atLeast(0),
+              Importance.MEDIUM,
+              SNAPSHOT_EVERY_VERSIONS_DOC);
 
   private final Recipe recipe;
 
@@ -197,6 +211,19 @@ public final class TrainerConfig extends CommonConfig {
 
   public List<String> modelIds() {
     return getList(MODEL_IDS_CONFIG);
+  }
+
+  /**
+   * The settings {@link #configHash()} covers, as strings their keys parse back from: recorded with
+   * the trainer state so that audit replay can rebuild a version without this configuration.
+   */
+  public Map<String, String> trainingSettings() {
+    Map<String, String> settings = new TreeMap<>();
+    for (String key : recipe.canonical().keySet()) {
+      settings.put(key, ConfigDef.convertToString(get(key), CONFIG.configKeys().get(key).type));
+    }
+    settings.put(HOLDOUT_PERCENT_CONFIG, String.valueOf(get(HOLDOUT_PERCENT_CONFIG)));
+    return settings;
   }
 
   /** Hex sha-256 of the training-relevant settings in canonical form. */

@@ -70,11 +70,16 @@ final class VersionWriter implements AutoCloseable {
             .setConfigHash(config.configHash())
             .setTrainerId(config.trainerId())
             .setMetrics(metrics);
+    int snapshotEvery = config.getInt(TrainerConfig.SNAPSHOT_EVERY_VERSIONS_CONFIG);
+    boolean snapshot = snapshotEvery > 0 && version % snapshotEvery == 0;
+    manifest.setStateSnapshot(snapshot);
+    StateSnapshot state = state(draft, commit);
+    AdapterPublisher.Alongside alongside = alongside(version, state, draft, commit);
     return publisher
         .publish(
             manifest,
             AdapterFiles.peft(adapter.configJson(), adapter.safetensors()),
-            alongside(version, draft, commit))
+            snapshot ? stateWriter.withSnapshot(alongside, modelId, version, state) : alongside)
         .manifest();
   }
 
@@ -99,11 +104,11 @@ final class VersionWriter implements AutoCloseable {
             .setTrainerId(config.trainerId())
             .setMetrics(metrics)
             .build();
-    publisher.refuse(refusal, alongside(version, draft, commit));
+    publisher.refuse(refusal, alongside(version, state(draft, commit), draft, commit));
     return refusal;
   }
 
-  private AdapterPublisher.Alongside alongside(long version, VersionDraft draft, Commit commit) {
+  private StateSnapshot state(VersionDraft draft, Commit commit) {
     TrainerState.Builder state =
         TrainerState.newBuilder()
             .setStep(commit.step())
@@ -112,14 +117,15 @@ final class VersionWriter implements AutoCloseable {
                     new PartitionPosition(
                         partition.topic(), partition.partition(), draft.trainedThrough())))
             .setSkippedBatches(commit.skippedBatches())
-            .setConfigHash(config.configHash());
+            .setConfigHash(config.configHash())
+            .setSettings(config.trainingSettings());
+    return new StateSnapshot(state, commit.stateFiles());
+  }
+
+  private AdapterPublisher.Alongside alongside(
+      long version, StateSnapshot state, VersionDraft draft, Commit commit) {
     return stateWriter.alongside(
-        modelId,
-        version,
-        new StateSnapshot(state, commit.stateFiles()),
-        draft.takeDeadLettersInRange(),
-        commit.offsets(),
-        commit.group());
+        modelId, version, state, draft.takeDeadLettersInRange(), commit.offsets(), commit.group());
   }
 
   @Override
