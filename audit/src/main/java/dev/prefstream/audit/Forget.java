@@ -6,10 +6,12 @@ import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.AdapterOrigin;
 import dev.prefstream.schemas.avro.OffsetRange;
 import dev.prefstream.trainer.stream.StateReset;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -115,15 +117,33 @@ public final class Forget {
                   AdapterPublisher.DEFAULT_CHUNK_BYTES)) {
         Map<Long, Replayer.Rebuilt> rebuilt = new HashMap<>();
         for (AdapterManifest old : toRebuild) {
-          if (old.getOrigin() == AdapterOrigin.ROLLBACK) {
-            throw new IllegalStateException(
-                model
-                    + " v"
-                    + old.getVersion()
-                    + " is a rollback after the first version to rebuild: forget across a"
-                    + " rollback is not supported yet; roll back to v"
-                    + mp.rebuildFrom()
-                    + " first");
+          if (history.isRollbackLike(old)) {
+            // a rollback republishes its target: the rebuilt one when the target was rebuilt
+            long target = history.rollbackTarget(old);
+            Replayer.Rebuilt content = rebuilt.get(target);
+            String configJson;
+            byte[] weights;
+            if (content != null) {
+              configJson = content.configJson();
+              weights = content.weights();
+            } else {
+              List<String> problems = new ArrayList<>();
+              Map<String, byte[]> files =
+                  history.files(history.manifest(target).orElseThrow(), problems);
+              if (!problems.isEmpty()) {
+                throw new IllegalStateException(
+                    model + " v" + target + "'s files are not complete: " + problems);
+              }
+              configJson = new String(files.get(AdapterFiles.CONFIG), StandardCharsets.UTF_8);
+              weights = files.get(AdapterFiles.WEIGHTS);
+            }
+            Replayer.Rebuilt r =
+                new Replayer.Rebuilt(
+                    configJson, weights, Map.of(AdapterFiles.WEIGHTS, weights), List.of(), 0, 0);
+            done.add(
+                publish(audit, publisher, replayer, model, old, ++latest, r, List.of(), trainerId));
+            rebuilt.put(old.getVersion(), r);
+            continue;
           }
           Long source = history.contentSource(old);
           Map<String, byte[]> start =
@@ -137,51 +157,61 @@ public final class Forget {
           Replayer.Rebuilt r = replayer.train(old, start, excluded, null);
           List<String> excludedHere = inLineage(audit, old, userPairs);
           excludedHere.addAll(old.getExcludedPairIds());
-          long newVersion = ++latest;
-          AdapterManifest.Builder manifest =
-              AdapterManifest.newBuilder()
-                  .setModelId(model)
-                  .setVersion(newVersion)
-                  .setParentVersion(newVersion - 1)
-                  .setOrigin(AdapterOrigin.FORGET)
-                  .setForgetOf(old.getVersion())
-                  .setBaseModel(old.getBaseModel())
-                  .setLineage(old.getLineage())
-                  .setBatches(r.batches())
-                  .setPairs(r.pairs())
-                  .setSeed(old.getSeed())
-                  .setConfigHash(old.getConfigHash())
-                  .setTrainerId(trainerId)
-                  .setMetrics(Map.of())
-                  .setStateSnapshot(true)
-                  .setExcludedPairIds(List.copyOf(new java.util.LinkedHashSet<>(excludedHere)));
-          AdapterManifest published =
-              publisher
-                  .publish(
-                      manifest,
-                      AdapterFiles.peft(r.configJson(), r.weights()),
-                      StateReset.to(
-                          audit.clientProperties(),
-                          audit.topics(),
-                          audit.registry(),
-                          model,
-                          newVersion,
-                          r.stateFiles(),
-                          old.getConfigHash(),
-                          replayer.settings(old)))
-                  .manifest();
-          rebuilt.put(old.getVersion(), r);
           done.add(
-              new Rebuild(
-                  model,
-                  old.getVersion(),
-                  newVersion,
-                  published.getSha256(),
-                  published.getExcludedPairIds()));
+              publish(
+                  audit, publisher, replayer, model, old, ++latest, r, excludedHere, trainerId));
+          rebuilt.put(old.getVersion(), r);
         }
       }
     }
     return done;
+  }
+
+  /** Publishes {@code r} as {@code newVersion}, the rebuild of {@code old}, with its state. */
+  private static Rebuild publish(
+      Audit audit,
+      AdapterPublisher publisher,
+      Replayer replayer,
+      String model,
+      AdapterManifest old,
+      long newVersion,
+      Replayer.Rebuilt r,
+      List<String> excluded,
+      String trainerId) {
+    AdapterManifest.Builder manifest =
+        AdapterManifest.newBuilder()
+            .setModelId(model)
+            .setVersion(newVersion)
+            .setParentVersion(newVersion - 1)
+            .setOrigin(AdapterOrigin.FORGET)
+            .setForgetOf(old.getVersion())
+            .setBaseModel(old.getBaseModel())
+            .setLineage(old.getLineage())
+            .setBatches(r.batches())
+            .setPairs(r.pairs())
+            .setSeed(old.getSeed())
+            .setConfigHash(old.getConfigHash())
+            .setTrainerId(trainerId)
+            .setMetrics(Map.of())
+            .setStateSnapshot(true)
+            .setExcludedPairIds(List.copyOf(new LinkedHashSet<>(excluded)));
+    AdapterManifest published =
+        publisher
+            .publish(
+                manifest,
+                AdapterFiles.peft(r.configJson(), r.weights()),
+                StateReset.to(
+                    audit.clientProperties(),
+                    audit.topics(),
+                    audit.registry(),
+                    model,
+                    newVersion,
+                    r.stateFiles(),
+                    old.getConfigHash(),
+                    replayer.settings(old)))
+            .manifest();
+    return new Rebuild(
+        model, old.getVersion(), newVersion, published.getSha256(), published.getExcludedPairIds());
   }
 
   /** The user's pairs that lie in {@code m}'s lineage. */

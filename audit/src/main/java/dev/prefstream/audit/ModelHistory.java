@@ -114,12 +114,12 @@ public final class ModelHistory {
 
   /**
    * The version whose content {@code m} was made from (null: the initial adapter): a rollback's
-   * target; for a forget rebuild the rebuild before it, or for the first of them the version before
-   * the version it rebuilds; else its parent.
+   * target ({@link #rollbackTarget}); for a forget rebuild the rebuild before it, or for the first
+   * of them the version before the version it rebuilds; else its parent.
    */
   public Long contentSource(AdapterManifest m) {
-    if (m.getOrigin() == AdapterOrigin.ROLLBACK) {
-      return m.getRollbackOf();
+    if (isRollbackLike(m)) {
+      return rollbackTarget(m);
     }
     if (m.getOrigin() == AdapterOrigin.FORGET && m.getParentVersion() != null) {
       Optional<AdapterManifest> parent = manifest(m.getParentVersion());
@@ -131,6 +131,41 @@ public final class ModelHistory {
           : manifest(m.getForgetOf()).map(AdapterManifest::getParentVersion).orElse(null);
     }
     return m.getParentVersion();
+  }
+
+  /** A rollback, or a forget rebuild of one: its content is another version's, nothing trained. */
+  public boolean isRollbackLike(AdapterManifest m) {
+    if (m.getOrigin() == AdapterOrigin.ROLLBACK) {
+      return true;
+    }
+    return m.getOrigin() == AdapterOrigin.FORGET
+        && m.getForgetOf() != null
+        && manifest(m.getForgetOf())
+            .map(x -> x.getOrigin() == AdapterOrigin.ROLLBACK)
+            .orElse(false);
+  }
+
+  /**
+   * The version whose content a rollback-like version republishes: a rollback's {@code
+   * rollback_of}; for the forget rebuild of a rollback, the rebuild of that target published before
+   * it when there is one, else the target itself.
+   */
+  public Long rollbackTarget(AdapterManifest m) {
+    if (m.getOrigin() == AdapterOrigin.ROLLBACK) {
+      return m.getRollbackOf();
+    }
+    AdapterManifest rolledBack = manifest(m.getForgetOf()).orElseThrow();
+    Long target = rolledBack.getRollbackOf();
+    Long rebuilt = null;
+    for (AdapterManifest other : manifests()) {
+      if (other.getOrigin() == AdapterOrigin.FORGET
+          && target != null
+          && target.equals(other.getForgetOf())
+          && other.getVersion() < m.getVersion()) {
+        rebuilt = other.getVersion();
+      }
+    }
+    return rebuilt != null ? rebuilt : target;
   }
 
   /** Records of the adapters topic that could not be read. */

@@ -30,6 +30,11 @@ public final class SnapshotLog {
     this.modelId = modelId;
   }
 
+  /** No snapshots: replay starts from the initial adapter (or a rollback) and replays forward. */
+  public static SnapshotLog none(String modelId) {
+    return new SnapshotLog(modelId);
+  }
+
   public static SnapshotLog read(
       Map<String, Object> clientProperties,
       Topics topics,

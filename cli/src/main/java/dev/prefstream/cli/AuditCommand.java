@@ -1,6 +1,7 @@
 package dev.prefstream.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.prefstream.audit.Audit;
@@ -12,6 +13,7 @@ import dev.prefstream.schemas.ModelIds;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.config.CommonConfig;
 import dev.prefstream.trainer.stream.TrainerConfig;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -27,6 +29,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 @Command(
     name = "audit",
@@ -41,6 +44,10 @@ import picocli.CommandLine.Option;
     })
 final class AuditCommand {
   private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** Records as JSON with the snake_case field names every other output uses. */
+  private static final ObjectMapper SNAKE =
+      new ObjectMapper().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
 
   /** --model-dir and --trainer-id are aliases of the trainer's keys. */
   static final class TrainerFlags implements CommandLine.IModelTransformer {
@@ -106,9 +113,9 @@ final class AuditCommand {
     return new TrainerConfig(all).trainingSettings();
   }
 
-  static void printSkipped(List<dev.prefstream.audit.Skipped> skipped) {
+  static void printSkipped(PrintWriter out, List<dev.prefstream.audit.Skipped> skipped) {
     for (var s : skipped) {
-      System.out.printf(
+      out.printf(
           "skipped %s-%d@%d: %s (%s)%n",
           s.topic(), s.partition(), s.offset(), s.reason(), s.message());
     }
@@ -123,6 +130,8 @@ final class AuditCommand {
   static final class Verify implements Callable<Integer> {
     @Mixin KafkaOptions kafka;
 
+    @Spec CommandSpec spec;
+
     @Option(names = "--model", required = true, paramLabel = "M")
     String model;
 
@@ -131,6 +140,7 @@ final class AuditCommand {
 
     @Override
     public Integer call() {
+      PrintWriter out = spec.commandLine().getOut();
       boolean json = json(output);
       Audit audit = audit(kafka.settings());
       ModelHistory history = audit.history(model(model));
@@ -138,12 +148,12 @@ final class AuditCommand {
       // ManifestSignature is merged (see Verifier.SignatureCheck)
       Verifier.Report report = Verifier.verify(history, Verifier.SignatureCheck.NONE);
       if (json) {
-        ObjectNode out = JSON.createObjectNode();
-        out.put("model", report.model());
-        out.put("ok", report.ok());
-        out.put("versions", report.versions());
-        out.put("refusals", report.refusals());
-        ArrayNode problems = out.putArray("problems");
+        ObjectNode node = JSON.createObjectNode();
+        node.put("model", report.model());
+        node.put("ok", report.ok());
+        node.put("versions", report.versions());
+        node.put("refusals", report.refusals());
+        ArrayNode problems = node.putArray("problems");
         for (Verifier.Problem p : report.problems()) {
           ObjectNode n = problems.addObject();
           if (p.version() == null) {
@@ -153,14 +163,14 @@ final class AuditCommand {
           }
           n.put("problem", p.what());
         }
-        out.set("skipped", JSON.valueToTree(report.skipped()));
-        System.out.println(out);
+        node.set("skipped", JSON.valueToTree(report.skipped()));
+        out.println(node);
       } else {
         for (Verifier.Problem p : report.problems()) {
-          System.out.println((p.version() == null ? "model" : "v" + p.version()) + ": " + p.what());
+          out.println((p.version() == null ? "model" : "v" + p.version()) + ": " + p.what());
         }
-        printSkipped(report.skipped());
-        System.out.printf(
+        printSkipped(out, report.skipped());
+        out.printf(
             "%s: %d versions, %d refusals: %s%n",
             report.model(),
             report.versions(),
@@ -181,6 +191,8 @@ final class AuditCommand {
   static final class Replay implements Callable<Integer> {
     @Mixin KafkaOptions kafka;
 
+    @Spec CommandSpec spec;
+
     @Option(names = "--model", required = true, paramLabel = "M")
     String model;
 
@@ -200,6 +212,7 @@ final class AuditCommand {
 
     @Override
     public Integer call() {
+      PrintWriter out = spec.commandLine().getOut();
       boolean json = json(output);
       Map<String, Object> settings = kafka.settings();
       Path modelDir = modelDir(settings);
@@ -225,22 +238,22 @@ final class AuditCommand {
               fallbackSettings(settings, modelDir),
               Set.of())) {
         for (long v : versions) {
-          ObjectNode out = JSON.createObjectNode();
-          out.put("model", model);
-          out.put("version", v);
+          ObjectNode node = JSON.createObjectNode();
+          node.put("model", model);
+          node.put("version", v);
           try {
             Replayer.Result r = replayer.replay(v);
             allIdentical &= r.identical();
-            out.put("published_sha256", r.publishedSha256());
-            out.put("replayed_sha256", r.replayedSha256());
-            out.put("identical", r.identical());
-            out.put("steps", r.steps());
-            out.put("seconds", r.seconds());
-            out.put("started_from", r.startedFrom());
-            out.put("trained_seconds", r.trainedSeconds());
-            out.set("problems", JSON.valueToTree(r.problems()));
+            node.put("published_sha256", r.publishedSha256());
+            node.put("replayed_sha256", r.replayedSha256());
+            node.put("identical", r.identical());
+            node.put("steps", r.steps());
+            node.put("seconds", r.seconds());
+            node.put("started_from", r.startedFrom());
+            node.put("trained_seconds", r.trainedSeconds());
+            node.set("problems", JSON.valueToTree(r.problems()));
             if (!json) {
-              System.out.printf(
+              out.printf(
                   Locale.ROOT,
                   "v%d %s: %d steps in %.2f s (trained in %.2f s), from %s%s%n",
                   v,
@@ -253,23 +266,23 @@ final class AuditCommand {
             }
           } catch (Replayer.NotReplayable e) {
             allIdentical = false;
-            out.putNull("published_sha256");
-            out.putNull("replayed_sha256");
-            out.put("identical", false);
-            out.put("steps", 0);
-            out.put("seconds", 0.0);
-            out.put("error", e.getMessage());
+            node.putNull("published_sha256");
+            node.putNull("replayed_sha256");
+            node.put("identical", false);
+            node.put("steps", 0);
+            node.put("seconds", 0.0);
+            node.put("error", e.getMessage());
             if (!json) {
-              System.out.printf("v%d cannot be replayed: %s%n", v, e.getMessage());
+              out.printf("v%d cannot be replayed: %s%n", v, e.getMessage());
             }
           }
           if (json) {
-            System.out.println(out);
+            out.println(node);
           }
         }
       }
       if (!json) {
-        printSkipped(audit.skipped());
+        printSkipped(out, audit.skipped());
       }
       return allIdentical ? 0 : 1;
     }
@@ -285,6 +298,8 @@ final class AuditCommand {
   static final class Trace implements Callable<Integer> {
     @Mixin KafkaOptions kafka;
 
+    @Spec CommandSpec spec;
+
     @Option(names = "--event-id", paramLabel = "E")
     String eventId;
 
@@ -299,24 +314,25 @@ final class AuditCommand {
 
     @Override
     public Integer call() {
+      PrintWriter out = spec.commandLine().getOut();
       boolean json = json(output);
       Audit audit = audit(kafka.settings());
-      ObjectNode out;
+      ObjectNode node;
       boolean found;
       if (eventId != null && version == null) {
-        out = audit.traceEvent(eventId);
-        found = out.get("found").asBoolean();
+        node = audit.traceEvent(eventId);
+        found = node.get("found").asBoolean();
       } else if (eventId == null && version != null && model != null) {
-        out = audit.traceVersion(model(model), version);
+        node = audit.traceVersion(model(model), version);
         found = true;
       } else {
         throw new IllegalArgumentException("give --event-id E, or --version N with --model M");
       }
       if (json) {
-        System.out.println(out);
+        out.println(node);
       } else if (eventId != null) {
-        for (var p : out.get("pairs")) {
-          System.out.printf(
+        for (var p : node.get("pairs")) {
+          out.printf(
               "pair %s (%s) %s-%d@%d: %s%s %s%s%n",
               p.get("pair_id").asText().substring(0, 12),
               p.get("kind").asText(),
@@ -328,16 +344,16 @@ final class AuditCommand {
               p.get("detail").asText(),
               p.get("descendants").isEmpty() ? "" : "; descendants " + p.get("descendants"));
         }
-        for (var u : out.get("unpaired")) {
-          System.out.printf(
+        for (var u : node.get("unpaired")) {
+          out.printf(
               "unpaired %s-%d@%d: %s%n",
               u.get("topic").asText(),
               u.get("partition").asInt(),
               u.get("offset").asLong(),
               u.get("fate").asText());
         }
-        for (var d : out.get("dead_letters")) {
-          System.out.printf(
+        for (var d : node.get("dead_letters")) {
+          out.printf(
               "dead letter (%s, %s) of %s-%d@%d: %s%n",
               d.get("reason").asText(),
               d.get("stage").asText(),
@@ -347,11 +363,11 @@ final class AuditCommand {
               d.get("message").asText());
         }
         if (!found) {
-          System.out.println("event " + eventId + " made no pair, unpaired record or dead letter");
+          out.println("event " + eventId + " made no pair, unpaired record or dead letter");
         }
       } else {
-        for (var p : out.get("pairs")) {
-          System.out.printf(
+        for (var p : node.get("pairs")) {
+          out.printf(
               "%s-%d@%d %s %s events %s%n",
               p.get("topic").asText(),
               p.get("partition").asInt(),
@@ -360,13 +376,13 @@ final class AuditCommand {
               p.get("kind").asText(),
               p.get("event_ids"));
         }
-        System.out.printf(
+        out.printf(
             "%s v%d (%s): %d pairs from %d events%n",
             model,
             version,
-            out.get("origin").asText(),
-            out.get("pairs").size(),
-            out.get("events").size());
+            node.get("origin").asText(),
+            node.get("pairs").size(),
+            node.get("events").size());
       }
       return found ? 0 : 1;
     }
@@ -382,6 +398,8 @@ final class AuditCommand {
   static final class ForgetUser implements Callable<Integer> {
     @Mixin KafkaOptions kafka;
 
+    @Spec CommandSpec spec;
+
     @Option(names = "--user-key", required = true, paramLabel = "K")
     String userKey;
 
@@ -396,27 +414,28 @@ final class AuditCommand {
 
     @Override
     public Integer call() {
+      PrintWriter out = spec.commandLine().getOut();
       boolean json = json(output);
       Map<String, Object> settings = kafka.settings();
       Audit audit = audit(settings);
       Forget.Plan plan = audit.forgetPlan(userKey, model == null ? null : model(model));
-      ObjectNode out = JSON.valueToTree(plan);
+      ObjectNode node = SNAKE.valueToTree(plan);
       if (execute) {
         Path modelDir = modelDir(settings);
         String trainerId =
             (String) TrainerConfig.CONFIG.parse(settings).get(TrainerConfig.ID_CONFIG);
         List<Forget.Rebuild> rebuilt =
             Forget.execute(audit, plan, modelDir, fallbackSettings(settings, modelDir), trainerId);
-        out.set("rebuilt", JSON.valueToTree(rebuilt));
+        node.set("rebuilt", SNAKE.valueToTree(rebuilt));
       }
       if (json) {
-        System.out.println(out);
+        out.println(node);
       } else {
-        System.out.printf(
+        out.printf(
             "user %s: %d events (%d dead-lettered), %d pairs%n",
             userKey, plan.events().size(), plan.deadLetteredEvents().size(), plan.pairs().size());
         for (Forget.PlannedPair p : plan.pairs()) {
-          System.out.printf(
+          out.printf(
               "  pair %s %s %s-%d@%d: %s%s%n",
               p.pairId().substring(0, 12),
               p.model(),
@@ -427,21 +446,21 @@ final class AuditCommand {
               p.version() == null ? "" : " v" + p.version());
         }
         for (Forget.ModelPlan m : plan.models()) {
-          System.out.printf(
+          out.printf(
               "%s: first shaped v%d; rebuild from %s; versions shaped %s%n",
               m.model(),
               m.firstVersion(),
               m.rebuildFrom() == null ? "the initial adapter" : "v" + m.rebuildFrom(),
               m.shaped());
         }
-        if (out.has("rebuilt")) {
-          for (var r : out.get("rebuilt")) {
-            System.out.printf(
+        if (node.has("rebuilt")) {
+          for (var r : node.get("rebuilt")) {
+            out.printf(
                 "%s v%d -> v%d without %d pair(s)%n",
                 r.get("model").asText(),
-                r.get("oldVersion").asLong(),
-                r.get("newVersion").asLong(),
-                r.get("excludedPairIds").size());
+                r.get("old_version").asLong(),
+                r.get("new_version").asLong(),
+                r.get("excluded_pair_ids").size());
           }
         }
       }

@@ -220,7 +220,10 @@ public final class TrainerConfig extends CommonConfig {
   public Map<String, String> trainingSettings() {
     Map<String, String> settings = new TreeMap<>();
     for (String key : recipe.canonical().keySet()) {
-      settings.put(key, ConfigDef.convertToString(get(key), CONFIG.configKeys().get(key).type));
+      Object value = get(key);
+      if (value != null) { // an unset optional key reads back as its (null) default
+        settings.put(key, ConfigDef.convertToString(value, CONFIG.configKeys().get(key).type));
+      }
     }
     settings.put(HOLDOUT_PERCENT_CONFIG, String.valueOf(get(HOLDOUT_PERCENT_CONFIG)));
     return settings;
