@@ -3,7 +3,6 @@ package dev.prefstream.audit;
 import dev.prefstream.publisher.AdapterFiles;
 import dev.prefstream.schemas.MetricNames;
 import dev.prefstream.schemas.avro.AdapterManifest;
-import dev.prefstream.schemas.avro.AdapterOrigin;
 import dev.prefstream.schemas.avro.BatchStatus;
 import dev.prefstream.schemas.avro.OffsetRange;
 import dev.prefstream.schemas.avro.PreferencePair;
@@ -144,7 +143,7 @@ public final class Replayer implements AutoCloseable {
 
   /** The version whose committed state training of {@code m} continued from (null: none). */
   private Long startOf(AdapterManifest m) {
-    return m.getOrigin() == AdapterOrigin.ROLLBACK ? null : history.contentSource(m);
+    return history.isRollbackLike(m) ? null : history.contentSource(m);
   }
 
   /** A start for the version after {@code version} that needs no replay, if there is one. */
@@ -159,7 +158,7 @@ public final class Replayer implements AutoCloseable {
       return Optional.of(new State(snapshot.get().files(), "snapshot of v" + version));
     }
     AdapterManifest m = manifest(version);
-    if (m.getOrigin() == AdapterOrigin.ROLLBACK) {
+    if (history.isRollbackLike(m)) {
       List<String> fileProblems = new ArrayList<>();
       Map<String, byte[]> files = history.files(m, fileProblems);
       if (!fileProblems.isEmpty()) {
@@ -173,7 +172,7 @@ public final class Replayer implements AutoCloseable {
               "rollback v"
                   + version
                   + " (weights of v"
-                  + m.getRollbackOf()
+                  + history.rollbackTarget(m)
                   + ", fresh optimizer)"));
     }
     return Optional.empty();
@@ -183,11 +182,11 @@ public final class Replayer implements AutoCloseable {
     long started = System.nanoTime();
     List<String> problems = new ArrayList<>();
     String publishedSha = m.getSha256();
-    if (m.getOrigin() == AdapterOrigin.ROLLBACK) {
+    if (history.isRollbackLike(m)) {
       // nothing was trained: the content is the rolled-back version's
       State state = startWithoutReplay(m.getVersion()).orElseThrow();
       String sha = AdapterFiles.sha256(state.files().get(AdapterFiles.WEIGHTS));
-      AdapterManifest target = manifest(m.getRollbackOf());
+      AdapterManifest target = manifest(history.rollbackTarget(m));
       if (!target.getSha256().equals(sha)) {
         problems.add("the rolled-back weights are not those of v" + target.getVersion());
       }

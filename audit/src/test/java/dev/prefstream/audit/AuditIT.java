@@ -301,6 +301,7 @@ class AuditIT {
 
     Audit after = audit();
     ModelHistory history = after.history(MODEL);
+    List<String> results = new ArrayList<>();
     Set<String> userPairs = new java.util.HashSet<>();
     plan.pairs().forEach(p -> userPairs.add(p.pairId()));
     try (Replayer replayer =
@@ -331,9 +332,29 @@ class AuditIT {
         assertThat(now).isEqualTo(before);
         // and by replaying it
         Replayer.Result replayed = replayer.replay(r.newVersion());
-        assertThat(replayed.identical()).as("%s", replayed.problems()).isTrue();
+        results.add(
+            "v"
+                + r.oldVersion()
+                + " -> v"
+                + r.newVersion()
+                + " ("
+                + m.getBatches().size()
+                + " batches, "
+                + m.getPairs()
+                + " pairs, excluded "
+                + m.getExcludedPairIds().size()
+                + "): replay "
+                + (replayed.identical() ? "identical" : "DIFFERS")
+                + " in "
+                + replayed.steps()
+                + " steps from "
+                + replayed.startedFrom()
+                + " "
+                + replayed.problems());
       }
     }
+    results.forEach(l -> System.out.println("forget " + l));
+    assertThat(results).allMatch(l -> l.contains("replay identical"), "every rebuild replays");
     assertThat(Verifier.verify(history, Verifier.SignatureCheck.NONE).problems()).isEmpty();
     // the old versions' pairs now say they were forgotten
     Forget.PlannedPair trainedPair =
