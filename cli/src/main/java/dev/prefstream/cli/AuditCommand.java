@@ -57,6 +57,7 @@ final class AuditCommand {
           spec,
           TrainerConfig.CONFIG,
           List.of(
+              KeyFlags.alias("--data-dir", CommonConfig.DATA_DIR_CONFIG),
               KeyFlags.alias("--model-dir", TrainerConfig.MODEL_DIR_CONFIG),
               KeyFlags.alias("--trainer-id", TrainerConfig.ID_CONFIG)));
     }
