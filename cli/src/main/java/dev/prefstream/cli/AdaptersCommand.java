@@ -3,6 +3,9 @@ package dev.prefstream.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.prefstream.audit.ModelHistory;
+import dev.prefstream.audit.Replayability;
+import dev.prefstream.audit.SnapshotLog;
 import dev.prefstream.publisher.AdapterLog;
 import dev.prefstream.publisher.ManifestSigner;
 import dev.prefstream.publisher.ManifestVerifier;
@@ -17,6 +20,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -79,8 +83,24 @@ final class AdaptersCommand {
             "%-8s %-7s %-9s %7s %9s %7s  %-12s  %s%n",
             "version", "parent", "origin", "pairs", MetricNames.LOSS, "acc", "sha256", "lineage");
       }
+      // whether each version can still be replayed (audit replay): retained pairs and states
+      Map<Long, Optional<String>> replayable =
+          Replayability.of(
+              ModelHistory.read(
+                  config.kafkaClientProperties(), config.topics(), config.schemaRegistry(), model),
+              SnapshotLog.read(
+                  config.kafkaClientProperties(), config.topics(), config.schemaRegistry(), model),
+              Replayability.earliestOffsets(
+                  config.kafkaClientProperties(), config.topics().pairs()));
       for (AdapterManifest m : log.versions()) {
-        System.out.println(json ? toJson(m) : toRow(m));
+        Optional<String> replay =
+            replayable.getOrDefault(m.getVersion(), Optional.of("not read back"));
+        System.out.println(
+            json
+                ? toJson(m, replay)
+                : toRow(m)
+                    + "  replay:"
+                    + (replay.isEmpty() ? "yes" : "no (" + replay.get() + ")"));
       }
       if (refusals) {
         for (VersionRefusal r : log.refusals()) {
@@ -155,7 +175,15 @@ final class AdaptersCommand {
     }
   }
 
-  static String toJson(AdapterManifest m) {
+  /** A version as JSON, with whether it can still be replayed, and why not. */
+  static String toJson(AdapterManifest m, Optional<String> notReplayable) {
+    ObjectNode o = toObject(m);
+    o.put("replayable", notReplayable.isEmpty());
+    notReplayable.ifPresent(why -> o.put("not_replayable_because", why));
+    return o.toString();
+  }
+
+  private static ObjectNode toObject(AdapterManifest m) {
     ObjectNode o = JSON.createObjectNode();
     o.put("model", m.getModelId());
     o.put("version", m.getVersion());
@@ -190,7 +218,12 @@ final class AdaptersCommand {
               batch.put("status", b.getStatus().name());
               putRanges(batch.putArray("ranges"), b.getRanges());
             });
-    return o.toString();
+    o.put("state_snapshot", m.getStateSnapshot());
+    if (m.getForgetOf() != null) {
+      o.put("forget_of", m.getForgetOf());
+      o.set("excluded_pair_ids", JSON.valueToTree(m.getExcludedPairIds()));
+    }
+    return o;
   }
 
   private static String refusalJson(VersionRefusal r) {
@@ -231,7 +264,9 @@ final class AdaptersCommand {
         "v%-7d %-7s %-9s %7d %9.4f %7.2f  %-12s  %s",
         m.getVersion(),
         m.getParentVersion() == null ? "-" : "v" + m.getParentVersion(),
-        m.getOrigin() + (m.getRollbackOf() == null ? "" : "<-v" + m.getRollbackOf()),
+        m.getOrigin()
+            + (m.getRollbackOf() == null ? "" : "<-v" + m.getRollbackOf())
+            + (m.getForgetOf() == null ? "" : "<-v" + m.getForgetOf()),
         m.getPairs(),
         m.getMetrics().getOrDefault(MetricNames.LOSS, Double.NaN),
         m.getMetrics().getOrDefault(MetricNames.REWARD_ACCURACY, Double.NaN),

@@ -73,6 +73,7 @@ final class ConfigDocs {
     readers.put("emit", common);
     readers.put("dead-letters", common);
     readers.put("adapters", adapters);
+    readers.put("audit", TrainerConfig.CONFIG.names());
     return readers;
   }
 

@@ -9,6 +9,7 @@ import dev.prefstream.schemas.FileNames;
 import dev.prefstream.schemas.MetricNames;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.FeedbackEvent;
+import dev.prefstream.schemas.avro.ServedResponses;
 import dev.prefstream.schemas.config.CommonConfig;
 import dev.prefstream.schemas.serde.ConfluentAvro;
 import dev.prefstream.trainer.model.ModelInit;
@@ -101,7 +102,10 @@ final class DemoCommand implements Callable<Integer> {
                 TrainerConfig.PUBLISH_EVERY_STEPS_CONFIG,
                 2,
                 TrainerConfig.PUBLISH_EVERY_MS_CONFIG,
-                1000));
+                1000,
+                // the synthetic thumbs up and down on one prompt become pairs too
+                IngestConfig.BINARY_PAIR_WINDOW_MS_CONFIG,
+                60_000L));
     Path data =
         Path.of(new CommonConfig(settings).getString(CommonConfig.DATA_DIR_CONFIG))
             .toAbsolutePath();
@@ -333,12 +337,25 @@ final class DemoCommand implements Callable<Integer> {
       ConfluentAvro<FeedbackEvent> codec =
           new ConfluentAvro<>(FeedbackEvent.class, config.schemaRegistry(), true);
       String subject = ConfluentAvro.subject(topic, false);
+      String servedTopic = config.topics().served();
+      ConfluentAvro<ServedResponses> servedCodec =
+          new ConfluentAvro<>(ServedResponses.class, config.schemaRegistry(), true);
+      String servedSubject = ConfluentAvro.subject(servedTopic, false);
       long start = System.nanoTime();
       long sent = 0;
       try (KafkaProducer<String, byte[]> producer =
           new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer())) {
         while (running.get()) {
-          FeedbackEvent event = feedback.next();
+          SyntheticFeedback.Emission emission = feedback.nextOfAnyKind();
+          if (emission.impression() != null) {
+            ServedResponses impression = emission.impression();
+            producer.send(
+                new ProducerRecord<>(
+                    servedTopic,
+                    impression.getRequestId(),
+                    servedCodec.encode(servedSubject, impression)));
+          }
+          FeedbackEvent event = emission.event();
           producer.send(
               new ProducerRecord<>(topic, event.getModelId(), codec.encode(subject, event)));
           progress.events.incrementAndGet();

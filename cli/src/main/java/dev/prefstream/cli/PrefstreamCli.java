@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
       EmitCommand.class,
       AdaptersCommand.class,
       KeysCommand.class,
+      AuditCommand.class,
       ModelCommand.class,
       TrainCommand.class,
       EvalCommand.class,

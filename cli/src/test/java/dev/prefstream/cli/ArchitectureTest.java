@@ -13,9 +13,10 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The module layering, enforced: schemas and embedded depend on nothing of ours; ingest and
- * publisher only on schemas; trainer on schemas and publisher; only the CLI wires everything.
- * Inside the trainer, the math (model, LoRA, losses, optimizer, one step) is a library the
- * streaming service, the offline commands and the recipe use, never the other way round.
+ * publisher only on schemas; trainer on schemas and publisher; audit on those three; only the CLI
+ * wires everything. Inside the trainer, the math (model, LoRA, losses, optimizer, one step) is a
+ * library the streaming service, the offline commands and the recipe use, never the other way
+ * round.
  */
 class ArchitectureTest {
   // Plain JUnit tests calling ArchRule.check: ArchUnit's own engine (@ArchTest fields) was not
@@ -25,6 +26,7 @@ class ArchitectureTest {
   private static final String INGEST = "dev.prefstream.ingest..";
   private static final String PUBLISHER = "dev.prefstream.publisher..";
   private static final String TRAINER = "dev.prefstream.trainer..";
+  private static final String AUDIT = "dev.prefstream.audit..";
   private static final String CLI = "dev.prefstream.cli..";
 
   private static JavaClasses classes;
@@ -44,7 +46,7 @@ class ArchitectureTest {
         .resideInAPackage(SCHEMAS)
         .should()
         .dependOnClassesThat()
-        .resideInAnyPackage(EMBEDDED, INGEST, PUBLISHER, TRAINER, CLI)
+        .resideInAnyPackage(EMBEDDED, INGEST, PUBLISHER, TRAINER, AUDIT, CLI)
         .check(classes);
   }
 
@@ -55,7 +57,7 @@ class ArchitectureTest {
         .resideInAPackage(EMBEDDED)
         .should()
         .dependOnClassesThat()
-        .resideInAnyPackage(SCHEMAS, INGEST, PUBLISHER, TRAINER, CLI)
+        .resideInAnyPackage(SCHEMAS, INGEST, PUBLISHER, TRAINER, AUDIT, CLI)
         .check(classes);
   }
 
@@ -66,7 +68,7 @@ class ArchitectureTest {
         .resideInAPackage(INGEST)
         .should()
         .dependOnClassesThat()
-        .resideInAnyPackage(EMBEDDED, PUBLISHER, TRAINER, CLI)
+        .resideInAnyPackage(EMBEDDED, PUBLISHER, TRAINER, AUDIT, CLI)
         .check(classes);
   }
 
@@ -77,7 +79,7 @@ class ArchitectureTest {
         .resideInAPackage(PUBLISHER)
         .should()
         .dependOnClassesThat()
-        .resideInAnyPackage(EMBEDDED, INGEST, TRAINER, CLI)
+        .resideInAnyPackage(EMBEDDED, INGEST, TRAINER, AUDIT, CLI)
         .check(classes);
   }
 
@@ -86,6 +88,17 @@ class ArchitectureTest {
     noClasses()
         .that()
         .resideInAPackage(TRAINER)
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(EMBEDDED, INGEST, AUDIT, CLI)
+        .check(classes);
+  }
+
+  @Test
+  void auditReadsTheTopicsWithTheTrainersOwnCodeAndNothingElseOfOurs() {
+    noClasses()
+        .that()
+        .resideInAPackage(AUDIT)
         .should()
         .dependOnClassesThat()
         .resideInAnyPackage(EMBEDDED, INGEST, CLI)

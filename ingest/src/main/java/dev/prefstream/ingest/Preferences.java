@@ -93,6 +93,7 @@ final class Preferences {
         .setEventIds(List.of(event.getEventId()))
         .setSource(event.getSource())
         .setOccurredAt(event.getOccurredAt())
+        .setUserKeys(userKeys(event))
         .build();
   }
 
@@ -110,6 +111,7 @@ final class Preferences {
     return pair(up, pairId(both, 0), up.getResponse(), down.getResponse())
         .setEventIds(List.of(up.getEventId(), down.getEventId()))
         .setOccurredAt(later)
+        .setUserKeys(userKeys(up, down))
         .build();
   }
 
@@ -129,7 +131,20 @@ final class Preferences {
         .setKind(event.getKind() == null ? FeedbackKind.PAIRWISE : event.getKind())
         .setEventIds(List.of(event.getEventId()))
         .setSource(event.getSource())
-        .setOccurredAt(event.getOccurredAt());
+        .setOccurredAt(event.getOccurredAt())
+        .setUserKeys(userKeys(event));
+  }
+
+  /** The distinct user keys of {@code events}, in order: what audit forget looks pairs up by. */
+  static List<String> userKeys(FeedbackEvent... events) {
+    List<String> keys = new ArrayList<>();
+    for (FeedbackEvent event : events) {
+      String key = event.getUserKey();
+      if (key != null && !key.isEmpty() && !keys.contains(key)) {
+        keys.add(key);
+      }
+    }
+    return keys;
   }
 
   /** Hex sha-256 of the UTF-8 bytes of {@code text}. */

@@ -165,6 +165,36 @@ class IngestTopologyTest {
     }
 
     @Test
+    void everyPairAndUnpairedRecordCarriesItsEventsUserKeys() {
+      try (Pipeline p = new Pipeline(Map.of(IngestConfig.BINARY_PAIR_WINDOW_MS_CONFIG, 60_000))) {
+        p.send(pairwise("pw", b -> b.setUserKey("u-pw")));
+        p.send(ranked("rk", List.of("a", "b", "c"), b -> b.setUserKey("u-rk")));
+        p.send(edit("ed", "Their going.", "They're going.", b -> b.setUserKey("u-ed")));
+        p.serve(impression("req-9", List.of("joke A", "joke B")));
+        p.send(choice("ch", "req-9", 0, b -> b.setUserKey("u-ch")));
+        p.send(binary("dn", false, "Table", b -> b.setUserKey("u-down")), T0);
+        p.send(binary("up", true, "Blue", b -> b.setUserKey("u-up")), T0.plusSeconds(1));
+        p.send(pairwise("anonymous"));
+        Map<String, List<List<String>>> keysByFirstEvent = new java.util.TreeMap<>();
+        for (PreferencePair pair : p.pairs()) {
+          keysByFirstEvent
+              .computeIfAbsent(pair.getEventIds().get(0), k -> new java.util.ArrayList<>())
+              .add(pair.getUserKeys());
+        }
+        assertThat(keysByFirstEvent)
+            .containsEntry("pw", List.of(List.of("u-pw")))
+            .containsEntry("rk", List.of(List.of("u-rk"), List.of("u-rk"), List.of("u-rk")))
+            .containsEntry("ed", List.of(List.of("u-ed")))
+            .containsEntry("ch", List.of(List.of("u-ch")))
+            .containsEntry("up", List.of(List.of("u-up", "u-down")))
+            .containsEntry("anonymous", List.of(List.of()));
+        assertThat(p.unpaired())
+            .extracting(UnpairedFeedback::getUserKeys)
+            .containsExactly(List.of("u-down"), List.of("u-up"));
+      }
+    }
+
+    @Test
     void aChoiceThatArrivesFirstWaitsForItsImpression() {
       try (Pipeline p = new Pipeline()) {
         p.send(choice("early", "req-2", 0), T0);

@@ -19,9 +19,23 @@ public final class Topics {
   public static final int DEAD_LETTER_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
   private final String prefix;
+  private final long auditRetentionMs;
 
   public Topics(String prefix) {
+    this(prefix, -1);
+  }
+
+  /**
+   * @param auditRetentionMs retention.ms of the topics audits read, -1 forever ({@code
+   *     topic.audit.retention.ms})
+   */
+  public Topics(String prefix, long auditRetentionMs) {
     this.prefix = Objects.requireNonNull(prefix, "prefix");
+    if (auditRetentionMs < -1) {
+      throw new IllegalArgumentException(
+          "audit retention must be -1 (forever) or >= 0 ms, got " + auditRetentionMs);
+    }
+    this.auditRetentionMs = auditRetentionMs;
   }
 
   public static Topics withDefaultPrefix() {
@@ -68,23 +82,38 @@ public final class Topics {
   }
 
   /**
+   * Per-version copies of the trainer state (weights, optimizer moments, step, settings), kept for
+   * audit replay; key {@code <model>/v<version>} for the state and {@code
+   * <model>/v<version>/<file>/<index>} for its chunks, value {@code TrainerStateRecord}.
+   */
+  public String trainerSnapshots() {
+    return prefix + "trainer-snapshots";
+  }
+
+  /**
    * Every topic with the configuration it is created with.
    *
    * @param partitions partitions of the data topics (feedback, served, pairs, unpaired): the unit
    *     of parallelism for ingest and trainers
    */
   public List<TopicSpec> all(int partitions) {
-    Map<String, String> keepForever = Map.of("retention.ms", "-1", "retention.bytes", "-1");
+    // what audits read keeps topic.audit.retention.ms (forever by default)
+    String audit = Long.toString(auditRetentionMs);
+    Map<String, String> keepForever = Map.of("retention.ms", audit, "retention.bytes", "-1");
     Map<String, String> adapterTopic =
         Map.of(
-            "cleanup.policy", "delete",
-            "retention.ms", "-1",
-            "retention.bytes", "-1",
+            "cleanup.policy",
+            "delete",
+            "retention.ms",
+            audit,
+            "retention.bytes",
+            "-1",
             // chunks are at most 1 MiB of data; leave room for the envelope
-            "max.message.bytes", Integer.toString(2 * 1024 * 1024));
+            "max.message.bytes",
+            Integer.toString(2 * 1024 * 1024));
     return List.of(
-        new TopicSpec(feedback(), partitions, Map.of()),
-        new TopicSpec(served(), partitions, Map.of()),
+        new TopicSpec(feedback(), partitions, keepForever),
+        new TopicSpec(served(), partitions, keepForever),
         // pairs are the training record: audit replays them, so they are kept
         new TopicSpec(pairs(), partitions, keepForever),
         new TopicSpec(unpaired(), partitions, keepForever),
@@ -93,7 +122,7 @@ public final class Topics {
             partitions,
             Map.of(
                 "retention.ms",
-                "-1",
+                audit,
                 "retention.bytes",
                 "-1",
                 "max.message.bytes",
@@ -107,7 +136,10 @@ public final class Topics {
                 "cleanup.policy",
                 "compact",
                 "max.message.bytes",
-                Integer.toString(2 * 1024 * 1024))));
+                Integer.toString(2 * 1024 * 1024))),
+        // one copy of the state per version (or every trainer.snapshot.every.versions): where
+        // audit replay starts; never compacted
+        new TopicSpec(trainerSnapshots(), partitions, adapterTopic));
   }
 
   /** A topic to create: name, partitions, topic-level configs. */

@@ -46,6 +46,13 @@ public class CommonConfig extends AbstractConfig {
   private static final String TOPIC_REPLICATION_FACTOR_DOC =
       "Replication factor of topics that prefstream creates; -1 uses the broker default.";
 
+  public static final String TOPIC_AUDIT_RETENTION_MS_CONFIG = "topic.audit.retention.ms";
+  private static final String TOPIC_AUDIT_RETENTION_MS_DOC =
+      "retention.ms of the topics audits read (feedback, served, pairs, unpaired, dead-letters,"
+          + " adapters, trainer-snapshots) when prefstream creates them; -1 keeps them forever."
+          + " audit replay and trace work for what is still retained; a shorter retention is how"
+          + " raw feedback of forgotten users eventually leaves the log.";
+
   public static final String DATA_DIR_CONFIG = "data.dir";
   private static final String DATA_DIR_DOC =
       "Local state: the embedded broker's log and registry database, Kafka Streams state stores.";
@@ -83,6 +90,13 @@ public class CommonConfig extends AbstractConfig {
             (short) -1,
             Importance.MEDIUM,
             TOPIC_REPLICATION_FACTOR_DOC)
+        .define(
+            TOPIC_AUDIT_RETENTION_MS_CONFIG,
+            Type.LONG,
+            -1L,
+            ConfigDef.Range.atLeast(-1),
+            Importance.MEDIUM,
+            TOPIC_AUDIT_RETENTION_MS_DOC)
         .define(DATA_DIR_CONFIG, Type.STRING, ".prefstream", Importance.MEDIUM, DATA_DIR_DOC);
   }
 
@@ -102,7 +116,7 @@ public class CommonConfig extends AbstractConfig {
   }
 
   public Topics topics() {
-    return new Topics(getString(TOPIC_PREFIX_CONFIG));
+    return new Topics(getString(TOPIC_PREFIX_CONFIG), getLong(TOPIC_AUDIT_RETENTION_MS_CONFIG));
   }
 
   public String bootstrapServers() {

@@ -88,6 +88,13 @@ public final class TrainerConfig extends CommonConfig {
           + " signs every published manifest (trainer and adapters rollback). Empty publishes"
           + " unsigned versions, which sinks refuse unless run with --allow-unsigned.";
 
+  public static final String SNAPSHOT_EVERY_VERSIONS_CONFIG = "trainer.snapshot.every.versions";
+  private static final String SNAPSHOT_EVERY_VERSIONS_DOC =
+      "Also keep the trainer state of every Nth published version (adapter weights, optimizer"
+          + " moments, step, training settings) on the trainer-snapshots topic, where audit replay"
+          + " starts: replaying a version costs the versions since the nearest snapshot before it."
+          + " 1 keeps every version's; 0 keeps none (replay starts from the initial adapter).";
+
   public static final ConfigDef CONFIG =
       Recipe.define(commonDef())
           .define(
@@ -163,7 +170,14 @@ public final class TrainerConfig extends CommonConfig {
               Range.between(1024, 1 << 20),
               Importance.LOW,
               CHUNK_BYTES_DOC)
-          .define(SIGNING_KEY_CONFIG, Type.STRING, "", Importance.HIGH, SIGNING_KEY_DOC);
+          .define(SIGNING_KEY_CONFIG, Type.STRING, "", Importance.HIGH, SIGNING_KEY_DOC)
+          .define(
+              SNAPSHOT_EVERY_VERSIONS_CONFIG,
+              Type.INT,
+              1,
+              Range.atLeast(0),
+              Importance.MEDIUM,
+              SNAPSHOT_EVERY_VERSIONS_DOC);
 
   private final Recipe recipe;
   private final ManifestSigner signer;
@@ -225,6 +239,22 @@ public final class TrainerConfig extends CommonConfig {
 
   public List<String> modelIds() {
     return getList(MODEL_IDS_CONFIG);
+  }
+
+  /**
+   * The settings {@link #configHash()} covers, as strings their keys parse back from: recorded with
+   * the trainer state so that audit replay can rebuild a version without this configuration.
+   */
+  public Map<String, String> trainingSettings() {
+    Map<String, String> settings = new TreeMap<>();
+    for (String key : recipe.canonical().keySet()) {
+      Object value = get(key);
+      if (value != null) { // an unset optional key reads back as its (null) default
+        settings.put(key, ConfigDef.convertToString(value, CONFIG.configKeys().get(key).type));
+      }
+    }
+    settings.put(HOLDOUT_PERCENT_CONFIG, String.valueOf(get(HOLDOUT_PERCENT_CONFIG)));
+    return settings;
   }
 
   /** Hex sha-256 of the training-relevant settings in canonical form. */

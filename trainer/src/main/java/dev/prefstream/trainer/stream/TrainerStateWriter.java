@@ -29,7 +29,7 @@ import org.apache.kafka.common.TopicPartition;
  */
 public final class TrainerStateWriter {
   private final String stateTopic;
-  private final String stateSubject;
+  private final String snapshotsTopic;
   private final ConfluentAvro<TrainerStateRecord> stateCodec;
   private final String deadLettersTopic;
   private final String deadLettersSubject;
@@ -38,7 +38,7 @@ public final class TrainerStateWriter {
 
   TrainerStateWriter(Topics topics, SchemaRegistry registry, int chunkBytes) {
     this.stateTopic = topics.trainerState();
-    this.stateSubject = ConfluentAvro.subject(stateTopic, false);
+    this.snapshotsTopic = topics.trainerSnapshots();
     this.stateCodec = new ConfluentAvro<>(TrainerStateRecord.class, registry, true);
     this.deadLettersTopic = topics.deadLetters();
     this.deadLettersSubject = ConfluentAvro.subject(deadLettersTopic, false);
@@ -74,8 +74,35 @@ public final class TrainerStateWriter {
     };
   }
 
+  /**
+   * {@code alongside}, and a copy of {@code snapshot} as the state of {@code version} on the
+   * trainer-snapshots topic (never compacted), where audit replay starts ({@link
+   * TrainerSnapshots}).
+   */
+  AdapterPublisher.Alongside withSnapshot(
+      AdapterPublisher.Alongside alongside, String modelId, long version, StateSnapshot snapshot) {
+    return tx -> {
+      alongside.writeTo(tx);
+      writeState(
+          tx, snapshotsTopic, TrainerSnapshots.key(modelId, version), modelId, version, snapshot);
+    };
+  }
+
   private void writeState(
       AdapterPublisher.Transaction tx, String modelId, long version, StateSnapshot snapshot) {
+    writeState(tx, stateTopic, modelId, modelId, version, snapshot);
+  }
+
+  /**
+   * The chunks under {@code <keyPrefix>/<file>/<index>}, then the state under {@code keyPrefix}.
+   */
+  private void writeState(
+      AdapterPublisher.Transaction tx,
+      String topic,
+      String keyPrefix,
+      String modelId,
+      long version,
+      StateSnapshot snapshot) {
     List<AdapterFile> described =
         FileChunks.sendAll(
             modelId,
@@ -84,12 +111,16 @@ public final class TrainerStateWriter {
             chunkBytes,
             chunk ->
                 tx.send(
-                    stateTopic,
-                    TrainerStateReader.chunkKey(modelId, chunk.getFile(), chunk.getIndex()),
-                    stateCodec.encode(stateSubject, new TrainerStateRecord(chunk))));
+                    topic,
+                    TrainerStateReader.chunkKey(keyPrefix, chunk.getFile(), chunk.getIndex()),
+                    stateCodec.encode(
+                        ConfluentAvro.subject(topic, false), new TrainerStateRecord(chunk))));
     TrainerState state =
         snapshot.state().setModelId(modelId).setVersion(version).setFiles(described).build();
-    tx.send(stateTopic, modelId, stateCodec.encode(stateSubject, new TrainerStateRecord(state)));
+    tx.send(
+        topic,
+        keyPrefix,
+        stateCodec.encode(ConfluentAvro.subject(topic, false), new TrainerStateRecord(state)));
   }
 
   /**

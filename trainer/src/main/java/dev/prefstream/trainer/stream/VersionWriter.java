@@ -73,11 +73,16 @@ final class VersionWriter implements AutoCloseable {
             .setConfigHash(config.configHash())
             .setTrainerId(config.trainerId())
             .setMetrics(metrics);
+    int snapshotEvery = config.getInt(TrainerConfig.SNAPSHOT_EVERY_VERSIONS_CONFIG);
+    boolean snapshot = snapshotEvery > 0 && version % snapshotEvery == 0;
+    manifest.setStateSnapshot(snapshot);
+    StateSnapshot state = state(draft, commit);
+    AdapterPublisher.Alongside alongside = alongside(version, state, draft, commit);
     return publisher
         .publish(
             manifest,
             AdapterFiles.peft(adapter.configJson(), adapter.safetensors()),
-            alongside(version, draft, commit),
+            snapshot ? stateWriter.withSnapshot(alongside, modelId, version, state) : alongside,
             config.signer())
         .manifest();
   }
@@ -103,7 +108,7 @@ final class VersionWriter implements AutoCloseable {
             .setTrainerId(config.trainerId())
             .setMetrics(metrics)
             .build();
-    publisher.refuse(refusal, alongside(version, draft, commit));
+    publisher.refuse(refusal, alongside(version, state(draft, commit), draft, commit));
     return refusal;
   }
 
@@ -112,10 +117,12 @@ final class VersionWriter implements AutoCloseable {
    * version} with the position moved past them, and the offsets: no version, no refusal.
    */
   void commitDeadLetters(long version, VersionDraft draft, Commit commit) {
-    publisher.commit("committing dead letters of " + modelId, alongside(version, draft, commit));
+    publisher.commit(
+        "committing dead letters of " + modelId,
+        alongside(version, state(draft, commit), draft, commit));
   }
 
-  private AdapterPublisher.Alongside alongside(long version, VersionDraft draft, Commit commit) {
+  private StateSnapshot state(VersionDraft draft, Commit commit) {
     TrainerState.Builder state =
         TrainerState.newBuilder()
             .setStep(commit.step())
@@ -124,11 +131,17 @@ final class VersionWriter implements AutoCloseable {
                     new PartitionPosition(
                         partition.topic(), partition.partition(), draft.trainedThrough())))
             .setSkippedBatches(commit.skippedBatches())
-            .setConfigHash(config.configHash());
+            .setConfigHash(config.configHash())
+            .setSettings(config.trainingSettings());
+    return new StateSnapshot(state, commit.stateFiles());
+  }
+
+  private AdapterPublisher.Alongside alongside(
+      long version, StateSnapshot state, VersionDraft draft, Commit commit) {
     return stateWriter.alongside(
         modelId,
         version,
-        new StateSnapshot(state, commit.stateFiles()),
+        state,
         concat(draft.takeDeadLettersInRange(), commit.partitionDeadLetters()),
         commit.offsets(),
         commit.group());
