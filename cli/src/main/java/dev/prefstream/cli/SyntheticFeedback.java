@@ -44,6 +44,11 @@ final class SyntheticFeedback {
     }
   }
 
+  /** The next pairwise event (a random user and topic), for tests that need plain pairs. */
+  FeedbackEvent next() {
+    return pairwise(base(), topic()).build();
+  }
+
   /**
    * The next piece of feedback of a random kind: 50% pairwise, 15% ranked, 15% edits, 10% thumbs
    * up/down (the demo pairs opposite thumbs on one prompt), 10% choices among served responses; one
