@@ -2,6 +2,7 @@ package dev.prefstream.audit;
 
 import dev.prefstream.publisher.AdapterFiles;
 import dev.prefstream.publisher.AdapterPublisher;
+import dev.prefstream.publisher.ManifestSigner;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.AdapterOrigin;
 import dev.prefstream.schemas.avro.OffsetRange;
@@ -75,13 +76,15 @@ public final class Forget {
    * publish takes over the model's transactional id, as a rollback does.
    *
    * @param trainerId the trainer's {@code trainer.id} (its transactional ids)
+   * @param signer the trainer's signing key, or null to publish unsigned versions
    */
   public static List<Rebuild> execute(
       Audit audit,
       Plan plan,
       Path modelDir,
       Map<String, String> fallbackSettings,
-      String trainerId) {
+      String trainerId,
+      ManifestSigner signer) {
     List<Rebuild> done = new ArrayList<>();
     for (ModelPlan mp : plan.models()) {
       String model = mp.model();
@@ -141,7 +144,9 @@ public final class Forget {
                 new Replayer.Rebuilt(
                     configJson, weights, Map.of(AdapterFiles.WEIGHTS, weights), List.of(), 0, 0);
             done.add(
-                publish(audit, publisher, replayer, model, old, ++latest, r, List.of(), trainerId));
+                publish(
+                    audit, publisher, replayer, model, old, ++latest, r, List.of(), trainerId,
+                    signer));
             rebuilt.put(old.getVersion(), r);
             continue;
           }
@@ -159,7 +164,16 @@ public final class Forget {
           excludedHere.addAll(old.getExcludedPairIds());
           done.add(
               publish(
-                  audit, publisher, replayer, model, old, ++latest, r, excludedHere, trainerId));
+                  audit,
+                  publisher,
+                  replayer,
+                  model,
+                  old,
+                  ++latest,
+                  r,
+                  excludedHere,
+                  trainerId,
+                  signer));
           rebuilt.put(old.getVersion(), r);
         }
       }
@@ -177,7 +191,8 @@ public final class Forget {
       long newVersion,
       Replayer.Rebuilt r,
       List<String> excluded,
-      String trainerId) {
+      String trainerId,
+      ManifestSigner signer) {
     AdapterManifest.Builder manifest =
         AdapterManifest.newBuilder()
             .setModelId(model)
@@ -208,7 +223,8 @@ public final class Forget {
                     newVersion,
                     r.stateFiles(),
                     old.getConfigHash(),
-                    replayer.settings(old)))
+                    replayer.settings(old)),
+                signer)
             .manifest();
     return new Rebuild(
         model, old.getVersion(), newVersion, published.getSha256(), published.getExcludedPairIds());

@@ -41,10 +41,9 @@ public final class Verifier {
   /**
    * Checks a manifest's signature: empty when it holds, else what is wrong.
    *
-   * <p>TODO(signing): the trusted-sink work (branch {@code sink}) adds Ed25519 signing in the
-   * publisher module ({@code ManifestSignature.verify(manifest, publicKey)} over a canonical
-   * encoding, keys from {@code SigningKeys}). Once merged, build a check from the configured public
-   * key(s): a manifest without a signature, or whose signature does not verify, is a problem.
+   * <p>{@code prefstream audit verify} builds one from trusted public keys (the publisher's
+   * ManifestVerifier: unsigned, unknown key and bad signature are problems); {@link #NONE} where no
+   * key is configured.
    */
   @FunctionalInterface
   public interface SignatureCheck {

@@ -295,7 +295,7 @@ class AuditIT {
             .mapToLong(AdapterManifest::getVersion)
             .max()
             .orElseThrow();
-    List<Forget.Rebuild> rebuilt = Forget.execute(audit, plan, modelDir, Map.of(), TRAINER);
+    List<Forget.Rebuild> rebuilt = Forget.execute(audit, plan, modelDir, Map.of(), TRAINER, null);
     assertThat(rebuilt).extracting(Forget.Rebuild::oldVersion).startsWith(firstTrained);
     assertThat(rebuilt).extracting(Forget.Rebuild::newVersion).startsWith(latestBefore + 1);
 

@@ -9,6 +9,9 @@ import dev.prefstream.audit.Forget;
 import dev.prefstream.audit.ModelHistory;
 import dev.prefstream.audit.Replayer;
 import dev.prefstream.audit.Verifier;
+import dev.prefstream.publisher.ManifestSigner;
+import dev.prefstream.publisher.ManifestVerifier;
+import dev.prefstream.publisher.SinkConfig;
 import dev.prefstream.schemas.ModelIds;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.config.CommonConfig;
@@ -21,8 +24,11 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import org.apache.kafka.common.config.ConfigDef;
+import org.apache.kafka.common.config.ConfigException;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -60,6 +66,21 @@ final class AuditCommand {
               KeyFlags.alias("--data-dir", CommonConfig.DATA_DIR_CONFIG),
               KeyFlags.alias("--model-dir", TrainerConfig.MODEL_DIR_CONFIG),
               KeyFlags.alias("--trainer-id", TrainerConfig.ID_CONFIG)));
+    }
+  }
+
+  /** The trainer's flags, and --signing-key: forget publishes versions, signed as the trainer's. */
+  static final class ForgetFlags implements CommandLine.IModelTransformer {
+    @Override
+    public CommandSpec transform(CommandSpec spec) {
+      return KeyFlags.add(
+          spec,
+          TrainerConfig.CONFIG,
+          List.of(
+              KeyFlags.alias("--data-dir", CommonConfig.DATA_DIR_CONFIG),
+              KeyFlags.alias("--model-dir", TrainerConfig.MODEL_DIR_CONFIG),
+              KeyFlags.alias("--trainer-id", TrainerConfig.ID_CONFIG),
+              KeyFlags.alias("--signing-key", TrainerConfig.SIGNING_KEY_CONFIG)));
     }
   }
 
@@ -114,6 +135,18 @@ final class AuditCommand {
     return new TrainerConfig(all).trainingSettings();
   }
 
+  /** Signatures must verify under one of {@code keys}; an unreadable key file names the key. */
+  static Verifier.SignatureCheck signatureCheck(List<Path> keys) {
+    ManifestVerifier verifier;
+    try {
+      verifier = ManifestVerifier.fromFiles(keys);
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(SinkConfig.TRUSTED_KEYS_CONFIG, keys.toString(), e.getMessage());
+    }
+    return manifest ->
+        Optional.ofNullable(verifier.problem(manifest)).map(why -> "signature: " + why);
+  }
+
   static void printSkipped(PrintWriter out, List<dev.prefstream.audit.Skipped> skipped) {
     for (var s : skipped) {
       out.printf(
@@ -139,15 +172,41 @@ final class AuditCommand {
     @Option(names = "--output", defaultValue = "table", description = "table or json")
     String output;
 
+    @Option(
+        names = "--trusted-key",
+        paramLabel = "FILE",
+        description =
+            "Public key(s) versions must be signed by (repeatable; default: the sink's"
+                + " sink.trusted.keys from the configuration). A version that is unsigned, signed"
+                + " by another key or whose signature does not verify is a problem. Without any"
+                + " key, signatures are not checked (and the output says so).")
+    List<Path> trustedKeys = new ArrayList<>();
+
     @Override
     public Integer call() {
       PrintWriter out = spec.commandLine().getOut();
       boolean json = json(output);
-      Audit audit = audit(kafka.settings());
+      Map<String, Object> settings = kafka.settings();
+      Audit audit = audit(settings);
       ModelHistory history = audit.history(model(model));
-      // TODO(signing): pass a check built from the configured public key once the sink branch's
-      // ManifestSignature is merged (see Verifier.SignatureCheck)
-      Verifier.Report report = Verifier.verify(history, Verifier.SignatureCheck.NONE);
+      List<Path> keys = new ArrayList<>(trustedKeys);
+      if (keys.isEmpty()) {
+        Object configured = settings.get(SinkConfig.TRUSTED_KEYS_CONFIG);
+        if (configured != null) {
+          for (Object file :
+              (List<?>)
+                  ConfigDef.parseType(
+                      SinkConfig.TRUSTED_KEYS_CONFIG, configured, ConfigDef.Type.LIST)) {
+            keys.add(Path.of(file.toString()));
+          }
+        }
+      }
+      Verifier.SignatureCheck signatures =
+          keys.isEmpty() ? Verifier.SignatureCheck.NONE : signatureCheck(keys);
+      if (keys.isEmpty() && !json) {
+        out.println("signatures not checked: no --trusted-key and no sink.trusted.keys");
+      }
+      Verifier.Report report = Verifier.verify(history, signatures);
       if (json) {
         ObjectNode node = JSON.createObjectNode();
         node.put("model", report.model());
@@ -394,8 +453,9 @@ final class AuditCommand {
       description =
           "The plan for a user key: its events, their pairs, the first version each shaped, the"
               + " versions to rebuild. --execute rebuilds them without the user's pairs and"
-              + " publishes them as new versions (origin FORGET).",
-      modelTransformer = TrainerFlags.class)
+              + " publishes them as new versions (origin FORGET), signed with the trainer's key"
+              + " (--signing-key, publish.signing.key) so that sinks accept them.",
+      modelTransformer = ForgetFlags.class)
   static final class ForgetUser implements Callable<Integer> {
     @Mixin KafkaOptions kafka;
 
@@ -423,10 +483,15 @@ final class AuditCommand {
       ObjectNode node = SNAKE.valueToTree(plan);
       if (execute) {
         Path modelDir = modelDir(settings);
-        String trainerId =
-            (String) TrainerConfig.CONFIG.parse(settings).get(TrainerConfig.ID_CONFIG);
+        Map<String, Object> trainerKeys = TrainerConfig.CONFIG.parse(settings);
+        String trainerId = (String) trainerKeys.get(TrainerConfig.ID_CONFIG);
+        ManifestSigner signer =
+            ManifestSigner.fromConfig(
+                TrainerConfig.SIGNING_KEY_CONFIG,
+                (String) trainerKeys.get(TrainerConfig.SIGNING_KEY_CONFIG));
         List<Forget.Rebuild> rebuilt =
-            Forget.execute(audit, plan, modelDir, fallbackSettings(settings, modelDir), trainerId);
+            Forget.execute(
+                audit, plan, modelDir, fallbackSettings(settings, modelDir), trainerId, signer);
         node.set("rebuilt", SNAKE.valueToTree(rebuilt));
       }
       if (json) {

@@ -73,7 +73,9 @@ final class ConfigDocs {
     readers.put("emit", common);
     readers.put("dead-letters", common);
     readers.put("adapters", adapters);
-    readers.put("audit", TrainerConfig.CONFIG.names());
+    Set<String> audit = new TreeSet<>(TrainerConfig.CONFIG.names());
+    audit.add(SinkConfig.TRUSTED_KEYS_CONFIG);
+    readers.put("audit", audit);
     return readers;
   }
 

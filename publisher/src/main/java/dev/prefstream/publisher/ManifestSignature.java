@@ -29,10 +29,11 @@ import java.util.TreeMap;
  * {@code prefstream-manifest-v1}, model id, version, parent version, origin, rollback_of, sha256,
  * every file (count, then name, size, sha256, chunks each, in manifest order), base model name and
  * sha256, lineage ranges, batches (step, ranges, pairs, status), pairs, seed, config hash, trainer
- * id, metrics (sorted by name; value as IEEE-754 bits), created_at (epoch millis), and the signing
- * key id. Everything but {@code signature} itself is covered, so no field can be changed without
- * breaking the signature. Avro's own binary encoding is not used because a manifest written with
- * another schema version re-encodes differently.
+ * id, metrics (sorted by name; value as IEEE-754 bits), created_at (epoch millis), the signing key
+ * id, and the audit fields (state_snapshot as one byte, forget_of, excluded pair ids as a count
+ * then each id). Everything but {@code signature} itself is covered, so no field can be changed
+ * without breaking the signature. Avro's own binary encoding is not used because a manifest written
+ * with another schema version re-encodes differently.
  */
 public final class ManifestSignature {
   private static final String TAG = "prefstream-manifest-v1";
@@ -80,6 +81,14 @@ public final class ManifestSignature {
       }
       out.writeLong(m.getCreatedAt().toEpochMilli());
       optionalString(out, m.getSigningKeyId());
+      // what audit replay and forget rely on: a snapshot to start from, and the pairs a FORGET
+      // version left out on purpose (forging the exclusions would change what replay rebuilds)
+      out.writeBoolean(m.getStateSnapshot());
+      optionalLong(out, m.getForgetOf());
+      out.writeInt(m.getExcludedPairIds().size());
+      for (String pairId : m.getExcludedPairIds()) {
+        string(out, pairId);
+      }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -88,6 +88,9 @@ class ManifestSignatureTest {
     tampering.put("config hash", b -> b.setConfigHash("ef".repeat(32)));
     tampering.put("metrics", b -> b.setMetrics(Map.of("loss", 0.1)));
     tampering.put("key id", b -> b.setSigningKeyId("00".repeat(16)));
+    tampering.put("state snapshot", b -> b.setStateSnapshot(!b.getStateSnapshot()));
+    tampering.put("forget_of", b -> b.setForgetOf(2L));
+    tampering.put("excluded pairs", b -> b.setExcludedPairIds(List.of("pair-1")));
     for (Map.Entry<String, UnaryOperator<AdapterManifest.Builder>> t : tampering.entrySet()) {
       AdapterManifest changed = t.getValue().apply(AdapterManifest.newBuilder(signed)).build();
       assertThat(verifier.problem(changed))
