@@ -82,7 +82,8 @@ final class DemoCommand implements Callable<Integer> {
           List.of(
               KeyFlags.alias("--data-dir", CommonConfig.DATA_DIR_CONFIG),
               KeyFlags.alias("--batch-size", Recipe.BATCH_SIZE_CONFIG),
-              KeyFlags.alias("--publish-every-steps", TrainerConfig.PUBLISH_EVERY_STEPS_CONFIG)));
+              KeyFlags.alias("--publish-every-steps", TrainerConfig.PUBLISH_EVERY_STEPS_CONFIG),
+              KeyFlags.METRICS_PORT));
     }
   }
 
@@ -127,6 +128,16 @@ final class DemoCommand implements Callable<Integer> {
     }
     CommonConfig common = new CommonConfig(settings);
     Services.ensureTopics(common);
+    Telemetry telemetry = Telemetry.start(common);
+    running.add(telemetry);
+    if (telemetry.on()) {
+      System.out.println(
+          "metrics at http://"
+              + common.getString(CommonConfig.METRICS_ADDRESS_CONFIG)
+              + ":"
+              + telemetry.port()
+              + "/metrics, health at /health");
+    }
 
     Path modelDir = Path.of((String) settings.get(TrainerConfig.MODEL_DIR_CONFIG));
     if (!Files.exists(modelDir.resolve(FileNames.MODEL_CONFIG))) {
@@ -136,10 +147,10 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     Progress progress = new Progress();
-    running.add(Services.ingest(new IngestConfig(settings)));
+    running.add(Services.ingest(new IngestConfig(settings), telemetry));
     SinkConfig sinkConfig = new SinkConfig(settings);
-    running.add(Services.sink(sinkConfig, progress::materialized));
-    running.add(Services.trainer(new TrainerConfig(settings), progress));
+    running.add(Services.sink(sinkConfig, progress::materialized, telemetry));
+    running.add(Services.trainer(new TrainerConfig(settings), progress, telemetry));
 
     Generator generator = new Generator(common, modelId, rate, progress);
     Thread generatorThread = Until.worker("generator", generator);

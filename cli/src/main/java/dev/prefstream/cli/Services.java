@@ -34,7 +34,14 @@ final class Services {
 
   /** The ingest Kafka Streams job, running. */
   static AutoCloseable ingest(IngestConfig config) {
-    return IngestService.start(config, config.schemaRegistry());
+    return ingest(config, Telemetry.OFF);
+  }
+
+  /** As above, observed by {@code telemetry}. */
+  static AutoCloseable ingest(IngestConfig config, Telemetry telemetry) {
+    IngestService ingest = IngestService.start(config, config.schemaRegistry());
+    telemetry.ingest(ingest);
+    return ingest;
   }
 
   /**
@@ -42,9 +49,17 @@ final class Services {
    * Until#worker}); closing stops it, waits for it and frees the base model.
    */
   static AutoCloseable trainer(TrainerConfig config, TrainerListener listener) {
+    return trainer(config, listener, Telemetry.OFF);
+  }
+
+  /** As above, observed by {@code telemetry}. */
+  static AutoCloseable trainer(
+      TrainerConfig config, TrainerListener listener, Telemetry telemetry) {
     Learner.Factory learners = DpoLearner.factory(config);
     StreamingTrainer trainer =
-        new StreamingTrainer(config, config.schemaRegistry(), learners, listener);
+        new StreamingTrainer(
+            config, config.schemaRegistry(), learners, telemetry.trainerListener(listener));
+    telemetry.trainer(trainer);
     Thread thread = Until.worker("trainer", trainer);
     return () -> {
       try {
@@ -58,7 +73,19 @@ final class Services {
 
   /** The sink on its own thread; closing stops it and waits for it. */
   static AutoCloseable sink(SinkConfig config, Consumer<AdapterSink.Materialized> onVersion) {
-    AdapterSink sink = new AdapterSink(config, config.schemaRegistry(), onVersion);
+    return sink(config, onVersion, Telemetry.OFF);
+  }
+
+  /** As above, observed by {@code telemetry}. */
+  static AutoCloseable sink(
+      SinkConfig config, Consumer<AdapterSink.Materialized> onVersion, Telemetry telemetry) {
+    AdapterSink sink =
+        new AdapterSink(
+            config,
+            config.schemaRegistry(),
+            telemetry.onMaterialized(onVersion),
+            telemetry.sinkListener());
+    telemetry.sink(sink);
     Thread thread = Until.worker("sink", sink);
     return () -> {
       sink.close();

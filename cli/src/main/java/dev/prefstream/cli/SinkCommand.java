@@ -26,18 +26,22 @@ final class SinkCommand implements Callable<Integer> {
           SinkConfig.CONFIG,
           List.of(
               KeyFlags.alias("--dir", SinkConfig.DIR_CONFIG),
-              KeyFlags.alias("--keep", SinkConfig.KEEP_VERSIONS_CONFIG)));
+              KeyFlags.alias("--keep", SinkConfig.KEEP_VERSIONS_CONFIG),
+              KeyFlags.METRICS_PORT));
     }
   }
 
   @Override
   public Integer call() throws InterruptedException {
     SinkConfig config = new SinkConfig(kafka.settings());
+    Telemetry telemetry = Telemetry.start(config);
     AutoCloseable sink =
         Services.sink(
-            config, m -> System.out.println(m.modelId() + " v" + m.version() + " -> " + m.dir()));
+            config,
+            m -> System.out.println(m.modelId() + " v" + m.version() + " -> " + m.dir()),
+            telemetry);
     System.out.println("sink writing to " + config.dir());
-    Until.stopped(sink);
+    Until.stopped(Telemetry.closing(sink, telemetry));
     return 0;
   }
 }

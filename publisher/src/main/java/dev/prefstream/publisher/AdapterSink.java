@@ -52,6 +52,7 @@ public final class AdapterSink implements Runnable, AutoCloseable {
   private final KafkaConsumer<String, byte[]> consumer;
   private final ConfluentAvro<AdapterRecord> codec;
   private final Consumer<Materialized> listener;
+  private final SinkListener events;
   private final FileChunks chunks = new FileChunks();
   private final AtomicBoolean running = new AtomicBoolean(true);
 
@@ -59,7 +60,17 @@ public final class AdapterSink implements Runnable, AutoCloseable {
   public record Materialized(String modelId, long version, Path dir, AdapterManifest manifest) {}
 
   public AdapterSink(SinkConfig config, SchemaRegistry registry, Consumer<Materialized> listener) {
+    this(config, registry, listener, SinkListener.NONE);
+  }
+
+  /** As above, reporting every outcome to {@code events} as well. */
+  public AdapterSink(
+      SinkConfig config,
+      SchemaRegistry registry,
+      Consumer<Materialized> listener,
+      SinkListener events) {
     this.config = config;
+    this.events = events;
     Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
     props.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
     props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
@@ -71,6 +82,15 @@ public final class AdapterSink implements Runnable, AutoCloseable {
     this.codec = new ConfluentAvro<>(AdapterRecord.class, registry, false);
     this.listener = listener;
     consumer.subscribe(List.of(config.topics().adapters()));
+  }
+
+  /**
+   * The consumer of {@code adapters}, for metrics binders and readiness (assigned partitions): only
+   * its {@code metrics()} may be called from another thread; everything else belongs to {@link
+   * #run()}.
+   */
+  public org.apache.kafka.clients.consumer.Consumer<?, ?> consumer() {
+    return consumer;
   }
 
   /** Polls until {@link #close()} is called from another thread. */
@@ -103,6 +123,7 @@ public final class AdapterSink implements Runnable, AutoCloseable {
           record.offset(),
           e.reason().code(),
           e.getMessage());
+      events.onVersion("", -1, SinkListener.UNREADABLE);
       return;
     }
     if (decoded.getPayload() instanceof AdapterChunk chunk) {
@@ -133,6 +154,7 @@ public final class AdapterSink implements Runnable, AutoCloseable {
     Path target = modelDir.resolve("v" + version);
     if (Files.isDirectory(target)) {
       log.info("{} v{} already in {}", modelId, version, target);
+      events.onVersion(modelId, version, SinkListener.ALREADY_PRESENT);
       return;
     }
     List<String> problems = new ArrayList<>();
@@ -143,6 +165,7 @@ public final class AdapterSink implements Runnable, AutoCloseable {
           modelId,
           version,
           problems);
+      events.onVersion(modelId, version, SinkListener.INCOMPLETE);
       return;
     }
     AdapterFiles adapter = AdapterFiles.of(files);
@@ -153,6 +176,7 @@ public final class AdapterSink implements Runnable, AutoCloseable {
           version,
           adapter.sha256(),
           manifest.getSha256());
+      events.onVersion(modelId, version, SinkListener.SHA256_MISMATCH);
       return;
     }
     try {
@@ -178,6 +202,7 @@ public final class AdapterSink implements Runnable, AutoCloseable {
       throw new UncheckedIOException("cannot write " + target, e);
     }
     log.info("materialized {} v{} in {}", modelId, version, target);
+    events.onVersion(modelId, version, SinkListener.MATERIALIZED);
     listener.accept(new Materialized(modelId, version, target, manifest));
   }
 

@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -155,10 +156,10 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
           record.offset(),
           e.reason().code(),
           e.getMessage());
-      session.rejectUnreadable(record, e);
+      session.rejectUnreadable(record, e, listener);
       return;
     }
-    session.add(record, pair, System.nanoTime());
+    session.add(record, pair, System.nanoTime(), listener);
     if (session.pendingCount() >= config.recipe().batchSize()) {
       session.trainBatch(config.recipe().batchSize(), listener);
     }
@@ -276,6 +277,15 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
       fencedModels.clear();
       reopened.clear();
     }
+  }
+
+  /**
+   * The consumer of {@code pairs}, for metrics binders and readiness (assigned partitions): only
+   * its {@code metrics()} may be called from another thread; everything else belongs to {@link
+   * #run()}.
+   */
+  public Consumer<?, ?> consumer() {
+    return consumer;
   }
 
   /** Stops {@link #run()} from another thread; unpublished batches are dropped, not lost. */

@@ -69,7 +69,8 @@ final class VersionWriter implements AutoCloseable {
             .setSeed(config.recipe().seed())
             .setConfigHash(config.configHash())
             .setTrainerId(config.trainerId())
-            .setMetrics(metrics);
+            .setMetrics(metrics)
+            .setPairOccurredAt(draft.occurredAt());
     return publisher
         .publish(
             manifest,
