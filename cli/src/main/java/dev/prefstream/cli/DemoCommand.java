@@ -128,6 +128,8 @@ final class DemoCommand implements Callable<Integer> {
     }
     CommonConfig common = new CommonConfig(settings);
     Services.ensureTopics(common);
+    // closed after the services stopped and before the stack: the report reads the adapters topic
+    running.add(() -> writeReports(common, data));
     Telemetry telemetry = Telemetry.start(common);
     running.add(telemetry);
     if (telemetry.on()) {
@@ -189,6 +191,23 @@ final class DemoCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /** report-<model>.png and .html under the data dir, from what the adapters topic holds now. */
+  private void writeReports(CommonConfig common, Path data) {
+    if (!dev.prefstream.schemas.ModelIds.isValid(modelId)) {
+      return; // the trainer trained nothing under it either, and it names a file
+    }
+    try {
+      AdapterReport report = new AdapterReport(AdapterHistory.read(common, modelId));
+      for (String format : List.of("png", "html")) {
+        Path out = data.resolve("report-" + modelId + "." + format);
+        report.write(out, format);
+        System.out.println("report: " + out);
+      }
+    } catch (RuntimeException e) {
+      System.err.println("error: no report written: " + e);
+    }
   }
 
   /** Counters the components update and the progress line reads. */

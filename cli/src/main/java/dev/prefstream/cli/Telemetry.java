@@ -41,6 +41,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.apache.kafka.common.Metric;
 import org.apache.kafka.common.MetricName;
 import org.apache.kafka.streams.KafkaStreams;
@@ -158,6 +159,17 @@ class Telemetry implements AutoCloseable {
     if (!on()) {
       return;
     }
+    ingestMeters(ingest::eventCounts, ingest::deadLetterCounts);
+    bind(
+        new KafkaStreamsMetrics(
+            ingest.streams(),
+            Tags.of(Meters.TAG_COMPONENT, "ingest"),
+            kafkaRefresh,
+            KAFKA_REFRESH));
+  }
+
+  /** Events in by kind and ingest's dead letters by reason, read from ingest's counters. */
+  void ingestMeters(Supplier<Map<String, Long>> events, Supplier<Map<String, Long>> deadLetters) {
     List<String> kinds = new java.util.ArrayList<>();
     for (FeedbackKind kind : FeedbackKind.values()) {
       kinds.add(kind.name().toLowerCase(Locale.ROOT));
@@ -166,7 +178,7 @@ class Telemetry implements AutoCloseable {
     kinds.add("rejected");
     for (String kind : kinds) {
       FunctionCounter.builder(
-              Meters.EVENTS_IN, ingest, i -> i.eventCounts().getOrDefault(kind, 0L).doubleValue())
+              Meters.EVENTS_IN, events, e -> e.get().getOrDefault(kind, 0L).doubleValue())
           .description("Records ingest read from feedback and served, by kind")
           .tag(Meters.TAG_KIND, kind)
           .register(registry);
@@ -174,18 +186,12 @@ class Telemetry implements AutoCloseable {
     for (DeadLetterReason reason : DeadLetterReason.values()) {
       FunctionCounter.builder(
               Meters.DEAD_LETTERS,
-              ingest,
-              i -> i.deadLetterCounts().getOrDefault(reason.code(), 0L).doubleValue())
+              deadLetters,
+              d -> d.get().getOrDefault(reason.code(), 0L).doubleValue())
           .description("Records sent to the dead-letter topic, by reason and stage")
           .tags(Meters.TAG_REASON, reason.code(), Meters.TAG_STAGE, "ingest")
           .register(registry);
     }
-    bind(
-        new KafkaStreamsMetrics(
-            ingest.streams(),
-            Tags.of(Meters.TAG_COMPONENT, "ingest"),
-            kafkaRefresh,
-            KAFKA_REFRESH));
   }
 
   // ---------------------------------------------------------------- trainer
