@@ -91,6 +91,11 @@ final class AdapterReport {
       Files.createDirectories(dir);
       Path tmp = Files.createTempFile(dir, ".report-", ".tmp");
       Files.write(tmp, bytes);
+      if (dir.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+        // temporary files are owner-only; a report is for people to open
+        Files.setPosixFilePermissions(
+            tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+      }
       Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + out, e);
@@ -258,10 +263,7 @@ final class AdapterReport {
         new Chart(
             "loss",
             "Loss per version (mean over its batches)",
-            lines(
-                "Loss per version",
-                "loss",
-                series(versions, "train loss", MetricNames.LOSS, 1.0))));
+            lines("Loss per version", "loss", series(versions, "train loss", MetricNames.LOSS))));
     charts.add(
         new Chart(
             "accuracy",
@@ -269,8 +271,8 @@ final class AdapterReport {
             lines(
                 "Reward accuracy per version",
                 "share of pairs",
-                series(versions, "training batches", MetricNames.REWARD_ACCURACY, 1.0),
-                series(versions, "held-out", MetricNames.eval(MetricNames.REWARD_ACCURACY), 1.0))));
+                series(versions, "training batches", MetricNames.REWARD_ACCURACY),
+                series(versions, "held-out", MetricNames.eval(MetricNames.REWARD_ACCURACY)))));
     charts.add(
         new Chart(
             "margins",
@@ -278,9 +280,9 @@ final class AdapterReport {
             lines(
                 "Reward margins per version",
                 "margin",
-                series(versions, "training batches", MetricNames.REWARD_MARGINS, 1.0),
-                series(versions, "chosen reward", MetricNames.REWARDS_CHOSEN, 1.0),
-                series(versions, "rejected reward", MetricNames.REWARDS_REJECTED, 1.0))));
+                series(versions, "margin", MetricNames.REWARD_MARGINS),
+                series(versions, "chosen reward", MetricNames.REWARDS_CHOSEN),
+                series(versions, "rejected reward", MetricNames.REWARDS_REJECTED))));
     charts.add(
         new Chart(
             "kl",
@@ -288,7 +290,7 @@ final class AdapterReport {
             lines(
                 "KL from the reference",
                 "nats / token",
-                series(versions, "held-out KL", MetricNames.eval(MetricNames.KL), 1.0))));
+                series(versions, "held-out KL", MetricNames.eval(MetricNames.KL)))));
     DefaultCategoryDataset pairs = new DefaultCategoryDataset();
     for (AdapterManifest m : versions) {
       pairs.addValue(m.getPairs(), "pairs", "v" + m.getVersion());
@@ -351,6 +353,9 @@ final class AdapterReport {
             false,
             false);
     style(refusalChart);
+    ((org.jfree.chart.renderer.category.BarRenderer)
+            ((CategoryPlot) refusalChart.getPlot()).getRenderer())
+        .setMaximumBarWidth(0.12);
     ((CategoryPlot) refusalChart.getPlot())
         .getRangeAxis()
         .setStandardTickUnits(NumberAxis.createIntegerTickUnits());
@@ -358,13 +363,12 @@ final class AdapterReport {
     return List.copyOf(charts);
   }
 
-  private static XYSeries series(
-      List<AdapterManifest> versions, String name, String metric, double scale) {
+  private static XYSeries series(List<AdapterManifest> versions, String name, String metric) {
     XYSeries s = new XYSeries(name);
     for (AdapterManifest m : versions) {
       double x = metric(m.getMetrics(), metric);
       if (Double.isFinite(x)) {
-        s.add(m.getVersion(), x * scale);
+        s.add(m.getVersion(), x);
       }
     }
     return s;

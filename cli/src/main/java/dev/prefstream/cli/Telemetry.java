@@ -92,12 +92,17 @@ class Telemetry implements AutoCloseable {
       return OFF;
     }
     Telemetry telemetry = withRegistry();
-    telemetry.server =
-        MetricsServer.start(
-            config.getString(CommonConfig.METRICS_ADDRESS_CONFIG),
-            port,
-            telemetry.registry,
-            telemetry::readiness);
+    try {
+      telemetry.server =
+          MetricsServer.start(
+              config.getString(CommonConfig.METRICS_ADDRESS_CONFIG),
+              port,
+              telemetry.registry,
+              telemetry::readiness);
+    } catch (RuntimeException e) {
+      telemetry.close();
+      throw e;
+    }
     return telemetry;
   }
 
