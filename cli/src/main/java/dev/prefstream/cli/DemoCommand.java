@@ -131,6 +131,7 @@ final class DemoCommand implements Callable<Integer> {
     // closed after the services stopped and before the stack: the report reads the adapters topic
     running.add(() -> writeReports(common, data));
     Telemetry telemetry = Telemetry.start(common);
+    telemetry.expect("ingest", "sink", "trainer");
     running.add(telemetry);
     if (telemetry.on()) {
       System.out.println(

@@ -92,6 +92,7 @@ class Telemetry implements AutoCloseable {
       return OFF;
     }
     Telemetry telemetry = withRegistry();
+    telemetry.withoutLegacyTopicTags(config.topics());
     try {
       telemetry.server =
           MetricsServer.start(
@@ -125,6 +126,36 @@ class Telemetry implements AutoCloseable {
     return telemetry;
   }
 
+  /**
+   * Kafka's fetch metrics carry each topic twice, as named and with dots replaced by underscores
+   * (the old metric-name form); only the first is kept, so sums by topic count once.
+   */
+  void withoutLegacyTopicTags(dev.prefstream.schemas.Topics topics) {
+    java.util.Set<String> legacy = new java.util.HashSet<>();
+    for (dev.prefstream.schemas.Topics.TopicSpec t : topics.all(1)) {
+      if (t.name().contains(".")) {
+        legacy.add(t.name().replace('.', '_'));
+      }
+    }
+    registry
+        .config()
+        .meterFilter(
+            io.micrometer.core.instrument.config.MeterFilter.deny(
+                id -> id.getName().startsWith("kafka.") && legacy.contains(id.getTag("topic"))));
+  }
+
+  /**
+   * Components that will register: /health stays 503 until each has registered and is ready (the
+   * demo starts them one after another).
+   */
+  void expect(String... components) {
+    if (on()) {
+      for (String c : components) {
+        readiness.putIfAbsent(c, () -> false);
+      }
+    }
+  }
+
   boolean on() {
     return registry != null;
   }
@@ -146,7 +177,7 @@ class Telemetry implements AutoCloseable {
     return ready;
   }
 
-  private void ready(String component, BooleanSupplier check) {
+  void ready(String component, BooleanSupplier check) {
     if (on()) {
       readiness.put(component, check);
       Gauge.builder(Meters.READY, () -> check.getAsBoolean() ? 1 : 0)

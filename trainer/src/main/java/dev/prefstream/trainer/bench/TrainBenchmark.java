@@ -86,6 +86,15 @@ public final class TrainBenchmark {
   private TrainBenchmark() {}
 
   public static Result run(Options o, Consumer<String> log) throws IOException {
+    return run(o, log, () -> {});
+  }
+
+  /**
+   * As above, running {@code afterEachStep} inside each timed step (what a service does after a
+   * step, e.g. recording metrics), so its cost shows in the step time.
+   */
+  public static Result run(Options o, Consumer<String> log, Runnable afterEachStep)
+      throws IOException {
     Path dir = Files.createTempDirectory("prefstream-bench");
     try {
       ModelInit.write(
@@ -113,6 +122,7 @@ public final class TrainBenchmark {
           for (int i = 0; i < o.steps(); i++) {
             long t0 = System.nanoTime();
             trainer.step(batch);
+            afterEachStep.run();
             ms[i] = (System.nanoTime() - t0) / 1e6;
             log.accept(String.format(Locale.ROOT, "step %d: %.0f ms", i + 1, ms[i]));
             // sgemm between steps too: on a shared machine both see the same neighbours
