@@ -342,7 +342,7 @@ class MetricsIT {
         String thing = things.get(i % things.size());
         PreferencePair pair =
             PreferencePair.newBuilder()
-                .setPairId(String.format("%064x", i))
+                .setPairId(sha256("pair-" + i)) // hex sha-256: the held-out split reads it
                 .setModelId(MODEL)
                 .setPrompt("What about " + thing + "?")
                 .setChosen("I love " + thing + ".")
@@ -354,6 +354,17 @@ class MetricsIT {
                 .build();
         producer.send(new ProducerRecord<>(topics.pairs(), MODEL, codec.encode(subject, pair)));
       }
+    }
+  }
+
+  private static String sha256(String text) {
+    try {
+      return java.util.HexFormat.of()
+          .formatHex(
+              java.security.MessageDigest.getInstance("SHA-256")
+                  .digest(text.getBytes(StandardCharsets.UTF_8)));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
     }
   }
 
