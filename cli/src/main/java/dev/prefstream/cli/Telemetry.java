@@ -7,6 +7,7 @@ import dev.prefstream.schemas.DeadLetterReason;
 import dev.prefstream.schemas.MetricNames;
 import dev.prefstream.schemas.MetricNames.Meters;
 import dev.prefstream.schemas.ModelIds;
+import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.FeedbackKind;
 import dev.prefstream.schemas.avro.VersionRefusal;
@@ -28,13 +29,18 @@ import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
 import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.core.instrument.config.MeterFilter;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
@@ -42,6 +48,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
+import java.util.function.ToDoubleFunction;
 import org.apache.kafka.common.Metric;
 import org.apache.kafka.common.MetricName;
 import org.apache.kafka.streams.KafkaStreams;
@@ -66,6 +73,8 @@ class Telemetry implements AutoCloseable {
   private final Map<String, BooleanSupplier> readiness = new ConcurrentHashMap<>();
   private final List<AutoCloseable> closeables = new CopyOnWriteArrayList<>();
   private final Map<String, ModelGauges> models = new ConcurrentHashMap<>();
+  // function counters hold their state object weakly: these are held here for as long as we run
+  private final List<Object> keptAlive = new CopyOnWriteArrayList<>();
   private final ScheduledExecutorService kafkaRefresh;
   private MetricsServer server;
 
@@ -91,8 +100,7 @@ class Telemetry implements AutoCloseable {
     if (port == 0) {
       return OFF;
     }
-    Telemetry telemetry = withRegistry();
-    telemetry.withoutLegacyTopicTags(config.topics());
+    Telemetry telemetry = withRegistry(config.topics());
     try {
       telemetry.server =
           MetricsServer.start(
@@ -109,7 +117,15 @@ class Telemetry implements AutoCloseable {
 
   /** Meters without a server (the benchmark and tests scrape the registry directly). */
   static Telemetry withRegistry() {
+    return withRegistry(null);
+  }
+
+  /** As above; Kafka meters of {@code topics} (when given) keep only their proper topic tag. */
+  private static Telemetry withRegistry(Topics topics) {
     Telemetry telemetry = new Telemetry(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+    if (topics != null) {
+      telemetry.withoutLegacyTopicTags(topics);
+    }
     for (MeterBinder binder :
         List.of(
             new JvmMemoryMetrics(),
@@ -130,9 +146,9 @@ class Telemetry implements AutoCloseable {
    * Kafka's fetch metrics carry each topic twice, as named and with dots replaced by underscores
    * (the old metric-name form); only the first is kept, so sums by topic count once.
    */
-  void withoutLegacyTopicTags(dev.prefstream.schemas.Topics topics) {
-    java.util.Set<String> legacy = new java.util.HashSet<>();
-    for (dev.prefstream.schemas.Topics.TopicSpec t : topics.all(1)) {
+  private void withoutLegacyTopicTags(Topics topics) {
+    Set<String> legacy = new HashSet<>();
+    for (Topics.TopicSpec t : topics.all(1)) {
       if (t.name().contains(".")) {
         legacy.add(t.name().replace('.', '_'));
       }
@@ -140,7 +156,7 @@ class Telemetry implements AutoCloseable {
     registry
         .config()
         .meterFilter(
-            io.micrometer.core.instrument.config.MeterFilter.deny(
+            MeterFilter.deny(
                 id -> id.getName().startsWith("kafka.") && legacy.contains(id.getTag("topic"))));
   }
 
@@ -172,7 +188,7 @@ class Telemetry implements AutoCloseable {
 
   /** Component name -> ready, for /health. */
   Map<String, Boolean> readiness() {
-    Map<String, Boolean> ready = new java.util.TreeMap<>();
+    Map<String, Boolean> ready = new TreeMap<>();
     readiness.forEach((component, check) -> ready.put(component, check.getAsBoolean()));
     return ready;
   }
@@ -206,7 +222,9 @@ class Telemetry implements AutoCloseable {
 
   /** Events in by kind and ingest's dead letters by reason, read from ingest's counters. */
   void ingestMeters(Supplier<Map<String, Long>> events, Supplier<Map<String, Long>> deadLetters) {
-    List<String> kinds = new java.util.ArrayList<>();
+    keptAlive.add(events);
+    keptAlive.add(deadLetters);
+    List<String> kinds = new ArrayList<>();
     for (FeedbackKind kind : FeedbackKind.values()) {
       kinds.add(kind.name().toLowerCase(Locale.ROOT));
     }
@@ -388,7 +406,7 @@ class Telemetry implements AutoCloseable {
       String name,
       String model,
       ModelGauges g,
-      java.util.function.ToDoubleFunction<ModelGauges> value,
+      ToDoubleFunction<ModelGauges> value,
       String description) {
     Gauge.builder(name, g, value)
         .description(description)

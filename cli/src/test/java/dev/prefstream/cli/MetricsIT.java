@@ -171,6 +171,43 @@ class MetricsIT {
         trainer.destroy();
         assertThat(trainer.waitFor(60, TimeUnit.SECONDS)).isTrue();
       }
+
+      // the report of what was published, past a garbage record on the adapters topic
+      try (KafkaProducer<String, byte[]> producer =
+          new KafkaProducer<>(client, new StringSerializer(), new ByteArraySerializer())) {
+        producer.send(
+            new ProducerRecord<>(
+                topics.adapters(), MODEL, "garbage".getBytes(StandardCharsets.UTF_8)));
+      }
+      Map<String, Object> settings = new HashMap<>(client);
+      settings.put(CommonConfig.SCHEMA_REGISTRY_URL_CONFIG, stack.registryUrl());
+      settings.put(CommonConfig.TOPIC_PREFIX_CONFIG, topics.prefix());
+      AdapterHistory history = AdapterHistory.read(new CommonConfig(settings), MODEL);
+      assertThat(history.versions()).hasSizeGreaterThanOrEqualTo(2);
+      assertThat(history.skippedByReason()).containsEntry("bad_magic_byte", 1);
+      assertThat(history.skipped())
+          .singleElement()
+          .asString()
+          .startsWith(topics.adapters() + "-0@");
+      Path png = dir.resolve("report.png");
+      int exit =
+          PrefstreamCli.commandLine()
+              .execute(
+                  "adapters",
+                  "report",
+                  "--bootstrap-servers",
+                  stack.bootstrapServers(),
+                  "--registry-url",
+                  stack.registryUrl(),
+                  "-D",
+                  "topic.prefix=" + topics.prefix(),
+                  "--model",
+                  MODEL,
+                  "--out",
+                  png.toString());
+      assertThat(exit).isZero();
+      BufferedImage image = ImageIO.read(png.toFile());
+      assertThat(image.getWidth()).isEqualTo(AdapterReport.width());
     }
   }
 

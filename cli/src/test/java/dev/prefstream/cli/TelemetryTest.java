@@ -153,6 +153,23 @@ class TelemetryTest {
   }
 
   @Test
+  void ingestCountersKeepReadingAfterAGarbageCollection() {
+    try (Telemetry t = Telemetry.withRegistry()) {
+      java.util.concurrent.atomic.AtomicLong events = new java.util.concurrent.atomic.AtomicLong();
+      // capturing lambdas, as method references to a running ingest are: only Telemetry holds them
+      t.ingestMeters(
+          () -> Map.of("pairwise", events.get()), () -> Map.of("corrupt_avro", events.get()));
+      events.set(7);
+      for (int i = 0; i < 3; i++) {
+        System.gc();
+      }
+      PrometheusText p = PrometheusText.parse(t.registry().scrape());
+      assertThat(p.sum("prefstream_ingest_events_total", "kind=\"pairwise\"")).isEqualTo(7);
+      assertThat(p.sum("prefstream_dead_letters_total", "reason=\"corrupt_avro\"")).isEqualTo(7);
+    }
+  }
+
+  @Test
   void untrustedModelIdsDoNotBecomeLabelValues() {
     try (Telemetry t = Telemetry.withRegistry()) {
       t.trainerListener(TrainerListener.NONE)
