@@ -65,6 +65,15 @@ final class AdapterReport {
     this.charts = charts(history);
   }
 
+  /**
+   * Draws an empty report in memory, so that AWT and its fonts are initialized now: they register
+   * shutdown hooks on first use, which fails once the JVM is shutting down (where the demo writes
+   * its report after Ctrl-C).
+   */
+  static void prepareGraphics() {
+    new AdapterReport(new AdapterHistory("m", List.of(), List.of(), List.of(), Map.of())).grid();
+  }
+
   List<Chart> charts() {
     return charts;
   }

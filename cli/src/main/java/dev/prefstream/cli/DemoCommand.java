@@ -129,6 +129,7 @@ final class DemoCommand implements Callable<Integer> {
     CommonConfig common = new CommonConfig(settings);
     Services.ensureTopics(common);
     // closed after the services stopped and before the stack: the report reads the adapters topic
+    AdapterReport.prepareGraphics();
     running.add(() -> writeReports(common, data));
     Telemetry telemetry = Telemetry.start(common);
     telemetry.expect("ingest", "sink", "trainer");
