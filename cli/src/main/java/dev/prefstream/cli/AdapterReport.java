@@ -173,6 +173,9 @@ final class AdapterReport {
 
   static byte[] png(BufferedImage image) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
+    // no disk cache: it registers a shutdown hook, which fails while the JVM shuts down (the demo
+    // writes its report there) and would put files outside the target directory
+    ImageIO.setUseCache(false);
     try {
       ImageIO.write(image, "png", out);
     } catch (IOException e) {

@@ -209,6 +209,9 @@ final class DemoCommand implements Callable<Integer> {
       }
     } catch (RuntimeException e) {
       System.err.println("error: no report written: " + e);
+      if (Boolean.getBoolean("prefstream.stacktraces")) {
+        e.printStackTrace();
+      }
     }
   }
 
