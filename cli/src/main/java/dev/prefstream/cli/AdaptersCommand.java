@@ -30,8 +30,14 @@ import picocli.CommandLine.Option;
 
 @Command(
     name = "adapters",
-    description = "Lists a model's adapter versions with their lineage, or rolls back to one.",
-    subcommands = {AdaptersCommand.ListVersions.class, AdaptersCommand.RollbackTo.class})
+    description =
+        "Lists a model's adapter versions with their lineage, rolls back to one, or draws a"
+            + " report.",
+    subcommands = {
+      AdaptersCommand.ListVersions.class,
+      AdaptersCommand.RollbackTo.class,
+      AdaptersCommand.Report.class
+    })
 final class AdaptersCommand {
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -171,6 +177,49 @@ final class AdaptersCommand {
       System.out.printf(
           "%s v%d published: the content of v%d (sha256 %s)%n",
           model, written.getVersion(), toVersion, written.getSha256());
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "report",
+      description =
+          "Draws a model's history from the adapters topic: loss, reward accuracy, margins, KL,"
+              + " pairs and freshness per version, versions and refusals over time. PNG (the"
+              + " charts in a grid) or HTML (the same charts and the numbers as tables), by the"
+              + " extension of --out or --format. Unreadable records are skipped and listed.")
+  static final class Report implements Callable<Integer> {
+    @Mixin KafkaOptions kafka;
+
+    @Option(names = "--model", required = true, paramLabel = "M")
+    String model;
+
+    @Option(names = "--out", required = true, paramLabel = "FILE", description = "*.png or *.html")
+    java.nio.file.Path out;
+
+    @Option(
+        names = "--format",
+        paramLabel = "png|html",
+        description = "Overrides the extension of --out.")
+    String format;
+
+    @Override
+    public Integer call() {
+      String problem = dev.prefstream.schemas.ModelIds.problem(model);
+      if (problem != null) {
+        throw new IllegalArgumentException("--model " + model + ": " + problem);
+      }
+      String chosen = format != null ? format : AdapterReport.formatOf(out);
+      if (chosen == null || !(chosen.equals("png") || chosen.equals("html"))) {
+        throw new IllegalArgumentException(
+            "--format must be png or html (or --out must end in .png or .html), got "
+                + (format != null ? format : out));
+      }
+      AdapterHistory history = AdapterHistory.read(new CommonConfig(kafka.settings()), model);
+      AdapterReport report = new AdapterReport(history);
+      report.write(out, chosen);
+      System.out.println(report.summary() + " -> " + out);
+      history.skipped().forEach(s -> System.err.println("skipped " + s));
       return 0;
     }
   }

@@ -85,6 +85,14 @@ public final class BenchCommand implements Runnable {
         description = "table or json (one object on stdout; progress on stderr).")
     String output;
 
+    @Option(
+        names = "--metrics-cost",
+        description =
+            "Also runs the same steps with the trainer's meters recorded and the registry scraped"
+                + " after every step (a scrape per step: far more than Prometheus does), twice"
+                + " each way, alternating, and prints best step with / without.")
+    boolean metricsCost;
+
     @Mixin ConfigOptions config;
 
     /** --device is an alias of trainer.device. */
@@ -96,6 +104,55 @@ public final class BenchCommand implements Runnable {
             Recipe.CONFIG,
             KeyFlags.TRAINING.stream().filter(a -> a.key().equals(Recipe.DEVICE_CONFIG)).toList());
       }
+    }
+
+    /**
+     * Best step time with the meters the streaming trainer records per step (and a scrape) over the
+     * best without, alternating runs in this JVM so both see the same machine.
+     */
+    static String metricsCost(
+        TrainBenchmark.Options options, java.util.function.Consumer<String> log, double firstBest)
+        throws java.io.IOException {
+      double without = firstBest;
+      double with = Double.POSITIVE_INFINITY;
+      try (Telemetry telemetry = Telemetry.withRegistry()) {
+        dev.prefstream.trainer.stream.TrainerListener listener =
+            telemetry.trainerListener(dev.prefstream.trainer.stream.TrainerListener.NONE);
+        java.util.concurrent.atomic.AtomicLong step = new java.util.concurrent.atomic.AtomicLong();
+        Map<String, Double> metrics = new java.util.TreeMap<>();
+        for (String name :
+            java.util.List.of(
+                dev.prefstream.schemas.MetricNames.LOSS,
+                dev.prefstream.schemas.MetricNames.REWARDS_CHOSEN,
+                dev.prefstream.schemas.MetricNames.REWARDS_REJECTED,
+                dev.prefstream.schemas.MetricNames.REWARD_ACCURACY,
+                dev.prefstream.schemas.MetricNames.REWARD_MARGINS,
+                dev.prefstream.schemas.MetricNames.LOGPS_CHOSEN,
+                dev.prefstream.schemas.MetricNames.LOGPS_REJECTED,
+                dev.prefstream.schemas.MetricNames.STEP_MS)) {
+          metrics.put(name, 0.5);
+        }
+        Runnable record =
+            () -> {
+              listener.onStep("bench", step.incrementAndGet(), true, options.pairs(), metrics);
+              telemetry.registry().scrape();
+            };
+        for (int round = 0; round < 2; round++) {
+          log.accept("metrics cost, round " + (round + 1) + ": with meters");
+          with = Math.min(with, TrainBenchmark.run(options, log, record).secondsPerStep());
+          if (round == 0) {
+            log.accept("metrics cost, round 2: without meters");
+            without = Math.min(without, TrainBenchmark.run(options, log).secondsPerStep());
+          }
+        }
+      }
+      return String.format(
+          java.util.Locale.ROOT,
+          "metrics cost: best step %.3f s with meters recorded and scraped every step, %.3f s"
+              + " without: ratio %.3f",
+          with,
+          without,
+          with / without);
     }
 
     @Override
@@ -113,24 +170,29 @@ public final class BenchCommand implements Runnable {
             boolean json = output.equals("json");
             PrintWriter out = spec.commandLine().getOut();
             PrintWriter progress = json ? spec.commandLine().getErr() : out;
-            TrainBenchmark.Result r =
-                TrainBenchmark.run(
-                    new TrainBenchmark.Options(
-                        preset,
-                        seqLen != null ? seqLen : preset.seqLen(),
-                        pairs != null ? pairs : preset.pairs(),
-                        loraR,
-                        warmup,
-                        steps,
-                        !fastOnly,
-                        !plainOnly,
-                        new Recipe(config.settings(Map.of())).device()),
-                    line -> {
-                      progress.println(line);
-                      progress.flush();
-                    });
+            java.util.function.Consumer<String> log =
+                line -> {
+                  progress.println(line);
+                  progress.flush();
+                };
+            TrainBenchmark.Options options =
+                new TrainBenchmark.Options(
+                    preset,
+                    seqLen != null ? seqLen : preset.seqLen(),
+                    pairs != null ? pairs : preset.pairs(),
+                    loraR,
+                    warmup,
+                    steps,
+                    !fastOnly,
+                    !plainOnly,
+                    new Recipe(config.settings(Map.of())).device());
+            TrainBenchmark.Result r = TrainBenchmark.run(options, log);
             out.println(json ? new ObjectMapper().writeValueAsString(r.json()) : r.describe());
             out.flush();
+            if (metricsCost) {
+              progress.println(metricsCost(options, log, r.secondsPerStep()));
+              progress.flush();
+            }
             return 0;
           });
     }

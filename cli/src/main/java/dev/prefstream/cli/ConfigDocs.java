@@ -52,7 +52,10 @@ final class ConfigDocs {
    * services read their own; train and eval read the recipe (eval only what scoring needs).
    */
   static Map<String, Set<String>> readers() {
-    Set<String> common = CommonConfig.commonDef().names();
+    Set<String> common = new TreeSet<>(CommonConfig.commonDef().names());
+    // only the long-running commands serve metrics
+    common.removeAll(
+        List.of(CommonConfig.METRICS_PORT_CONFIG, CommonConfig.METRICS_ADDRESS_CONFIG));
     Set<String> eval = new TreeSet<>(Recipe.LOSS_KEYS);
     eval.addAll(
         List.of(Recipe.MAX_LENGTH_CONFIG, Recipe.EVAL_BATCH_SIZE_CONFIG, Recipe.DEVICE_CONFIG));

@@ -84,7 +84,8 @@ final class DemoCommand implements Callable<Integer> {
           List.of(
               KeyFlags.alias("--data-dir", CommonConfig.DATA_DIR_CONFIG),
               KeyFlags.alias("--batch-size", Recipe.BATCH_SIZE_CONFIG),
-              KeyFlags.alias("--publish-every-steps", TrainerConfig.PUBLISH_EVERY_STEPS_CONFIG)));
+              KeyFlags.alias("--publish-every-steps", TrainerConfig.PUBLISH_EVERY_STEPS_CONFIG),
+              KeyFlags.METRICS_PORT));
     }
   }
 
@@ -151,6 +152,20 @@ final class DemoCommand implements Callable<Integer> {
     }
     CommonConfig common = new CommonConfig(settings);
     Services.ensureTopics(common);
+    // closed after the services stopped and before the stack: the report reads the adapters topic
+    AdapterReport.prepareGraphics();
+    running.add(() -> writeReports(common, data));
+    Telemetry telemetry = Telemetry.start(common);
+    telemetry.expect("ingest", "sink", "trainer");
+    running.add(telemetry);
+    if (telemetry.on()) {
+      System.out.println(
+          "metrics at http://"
+              + common.getString(CommonConfig.METRICS_ADDRESS_CONFIG)
+              + ":"
+              + telemetry.port()
+              + "/metrics, health at /health");
+    }
 
     Path modelDir = Path.of((String) settings.get(TrainerConfig.MODEL_DIR_CONFIG));
     if (!Files.exists(modelDir.resolve(FileNames.MODEL_CONFIG))) {
@@ -160,10 +175,10 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     Progress progress = new Progress();
-    running.add(Services.ingest(new IngestConfig(settings)));
+    running.add(Services.ingest(new IngestConfig(settings), telemetry));
     SinkConfig sinkConfig = new SinkConfig(settings);
-    running.add(Services.sink(sinkConfig, progress::materialized));
-    running.add(Services.trainer(new TrainerConfig(settings), progress));
+    running.add(Services.sink(sinkConfig, progress::materialized, telemetry));
+    running.add(Services.trainer(new TrainerConfig(settings), progress, telemetry));
 
     Generator generator = new Generator(common, modelId, rate, progress);
     Thread generatorThread = Until.worker("generator", generator);
@@ -207,6 +222,26 @@ final class DemoCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /** report-<model>.png and .html under the data dir, from what the adapters topic holds now. */
+  private void writeReports(CommonConfig common, Path data) {
+    if (!dev.prefstream.schemas.ModelIds.isValid(modelId)) {
+      return; // the trainer trained nothing under it either, and it names a file
+    }
+    try {
+      AdapterReport report = new AdapterReport(AdapterHistory.read(common, modelId));
+      for (String format : List.of("png", "html")) {
+        Path out = data.resolve("report-" + modelId + "." + format);
+        report.write(out, format);
+        System.out.println("report: " + out);
+      }
+    } catch (RuntimeException e) {
+      System.err.println("error: no report written: " + e);
+      if (Boolean.getBoolean("prefstream.stacktraces")) {
+        e.printStackTrace();
+      }
+    }
   }
 
   /** Counters the components update and the progress line reads. */

@@ -24,17 +24,19 @@ final class IngestCommand implements Callable<Integer> {
       return KeyFlags.add(
           spec,
           IngestConfig.CONFIG,
-          List.of(KeyFlags.alias("--data-dir", CommonConfig.DATA_DIR_CONFIG)));
+          List.of(
+              KeyFlags.alias("--data-dir", CommonConfig.DATA_DIR_CONFIG), KeyFlags.METRICS_PORT));
     }
   }
 
   @Override
   public Integer call() {
     IngestConfig config = new IngestConfig(kafka.settings());
-    AutoCloseable service = Services.ingest(config);
+    Telemetry telemetry = Telemetry.start(config);
+    AutoCloseable service = Services.ingest(config, telemetry);
     System.out.println(
         "ingest running: " + config.topics().feedback() + " -> " + config.topics().pairs());
-    Until.stopped(service);
+    Until.stopped(Telemetry.closing(service, telemetry));
     return 0;
   }
 }

@@ -1,5 +1,6 @@
 package dev.prefstream.cli;
 
+import dev.prefstream.schemas.config.CommonConfig;
 import dev.prefstream.trainer.recipe.Recipe;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,6 +27,9 @@ final class KeyFlags {
   static Alias alias(String flag, String key) {
     return new Alias(flag, key);
   }
+
+  /** --metrics-port, taken by every long-running command (ingest, trainer, sink, demo). */
+  static final Alias METRICS_PORT = alias("--metrics-port", CommonConfig.METRICS_PORT_CONFIG);
 
   /** The flags of the training recipe, shared by train and trainer. */
   static final List<Alias> TRAINING =

@@ -39,7 +39,13 @@ final class Services {
    * job as a whole fails (state ERROR), the process exits non-zero ({@link Until#die}).
    */
   static AutoCloseable ingest(IngestConfig config) {
+    return ingest(config, Telemetry.OFF);
+  }
+
+  /** As above, observed by {@code telemetry}. */
+  static AutoCloseable ingest(IngestConfig config, Telemetry telemetry) {
     IngestService service = IngestService.start(config, config.schemaRegistry());
+    telemetry.ingest(service);
     AtomicBoolean closing = new AtomicBoolean();
     Thread watch =
         new Thread(
@@ -72,9 +78,17 @@ final class Services {
    * Until#worker}); closing stops it, waits for it and frees the base model.
    */
   static AutoCloseable trainer(TrainerConfig config, TrainerListener listener) {
+    return trainer(config, listener, Telemetry.OFF);
+  }
+
+  /** As above, observed by {@code telemetry}. */
+  static AutoCloseable trainer(
+      TrainerConfig config, TrainerListener listener, Telemetry telemetry) {
     Learner.Factory learners = DpoLearner.factory(config);
     StreamingTrainer trainer =
-        new StreamingTrainer(config, config.schemaRegistry(), learners, listener);
+        new StreamingTrainer(
+            config, config.schemaRegistry(), learners, telemetry.trainerListener(listener));
+    telemetry.trainer(trainer);
     Thread thread = Until.worker("trainer", trainer);
     return () -> {
       try {
@@ -88,7 +102,19 @@ final class Services {
 
   /** The sink on its own thread; closing stops it and waits for it. */
   static AutoCloseable sink(SinkConfig config, Consumer<AdapterSink.Materialized> onVersion) {
-    AdapterSink sink = new AdapterSink(config, config.schemaRegistry(), onVersion);
+    return sink(config, onVersion, Telemetry.OFF);
+  }
+
+  /** As above, observed by {@code telemetry}. */
+  static AutoCloseable sink(
+      SinkConfig config, Consumer<AdapterSink.Materialized> onVersion, Telemetry telemetry) {
+    AdapterSink sink =
+        new AdapterSink(
+            config,
+            config.schemaRegistry(),
+            telemetry.onMaterialized(onVersion),
+            telemetry.sinkListener());
+    telemetry.sink(sink);
     Thread thread = Until.worker("sink", sink);
     return () -> {
       sink.close();

@@ -33,18 +33,22 @@ final class SinkCommand implements Callable<Integer> {
               KeyFlags.alias("--prune-grace-ms", SinkConfig.PRUNE_GRACE_MS_CONFIG),
               KeyFlags.alias("--vllm-url", SinkConfig.VLLM_URLS_CONFIG),
               KeyFlags.alias("--sglang-url", SinkConfig.SGLANG_URLS_CONFIG),
-              KeyFlags.alias("--engine-reload", SinkConfig.ENGINE_RELOAD_CONFIG)));
+              KeyFlags.alias("--engine-reload", SinkConfig.ENGINE_RELOAD_CONFIG),
+              KeyFlags.METRICS_PORT));
     }
   }
 
   @Override
   public Integer call() throws InterruptedException {
     SinkConfig config = new SinkConfig(kafka.settings());
+    Telemetry telemetry = Telemetry.start(config);
     AutoCloseable sink =
         Services.sink(
-            config, m -> System.out.println(m.modelId() + " v" + m.version() + " -> " + m.dir()));
+            config,
+            m -> System.out.println(m.modelId() + " v" + m.version() + " -> " + m.dir()),
+            telemetry);
     System.out.println("sink writing to " + config.dir());
-    Until.stopped(sink);
+    Until.stopped(Telemetry.closing(sink, telemetry));
     return 0;
   }
 }

@@ -35,7 +35,8 @@ final class TrainerCommand implements Callable<Integer> {
                   KeyFlags.alias("--publish-every-steps", TrainerConfig.PUBLISH_EVERY_STEPS_CONFIG),
                   KeyFlags.alias("--publish-every-ms", TrainerConfig.PUBLISH_EVERY_MS_CONFIG),
                   KeyFlags.alias("--trainer-id", TrainerConfig.ID_CONFIG),
-                  KeyFlags.alias("--signing-key", TrainerConfig.SIGNING_KEY_CONFIG)));
+                  KeyFlags.alias("--signing-key", TrainerConfig.SIGNING_KEY_CONFIG),
+                  KeyFlags.METRICS_PORT));
       aliases.addAll(KeyFlags.TRAINING);
       return KeyFlags.add(spec, TrainerConfig.CONFIG, aliases);
     }
@@ -44,6 +45,7 @@ final class TrainerCommand implements Callable<Integer> {
   @Override
   public Integer call() throws InterruptedException {
     TrainerConfig config = new TrainerConfig(kafka.settings());
+    Telemetry telemetry = Telemetry.start(config);
     AutoCloseable trainer =
         Services.trainer(
             config,
@@ -66,10 +68,11 @@ final class TrainerCommand implements Callable<Integer> {
                     "%s: candidate after v%s REFUSED (%s): %s%n",
                     r.getModelId(), r.getParentVersion(), r.getReason(), r.getMessage());
               }
-            });
+            },
+            telemetry);
     System.out.println(
         "trainer running on " + config.topics().pairs() + " with " + config.modelDir());
-    Until.stopped(trainer);
+    Until.stopped(Telemetry.closing(trainer, telemetry));
     return 0;
   }
 }

@@ -1,5 +1,11 @@
 package dev.prefstream.ingest;
 
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import org.apache.kafka.common.MetricName;
+import org.apache.kafka.common.metrics.Sensor;
+import org.apache.kafka.common.metrics.stats.CumulativeCount;
 import org.apache.kafka.streams.processor.api.FixedKeyProcessor;
 import org.apache.kafka.streams.processor.api.FixedKeyProcessorContext;
 import org.apache.kafka.streams.processor.api.FixedKeyRecord;
@@ -17,9 +23,13 @@ import org.apache.kafka.streams.processor.api.RecordMetadata;
 final class DecodeProcessor implements FixedKeyProcessor<byte[], byte[], Staged> {
   static final long MAX_FUTURE_SKEW_MS = 5 * 60_000L;
 
+  /** Records read, by kind: a feedback kind (lower case), served, or rejected (unusable). */
+  static final String EVENTS_METRIC_NAME = "events-total";
+
   private final Sourced.Origin origin;
   private final RecordReader reader;
   private FixedKeyProcessorContext<byte[], Staged> context;
+  private final Map<String, Sensor> sensors = new HashMap<>();
 
   DecodeProcessor(Sourced.Origin origin, RecordReader reader) {
     this.origin = origin;
@@ -44,9 +54,42 @@ final class DecodeProcessor implements FixedKeyProcessor<byte[], byte[], Staged>
             record.value());
     long now = context.currentSystemTimeMs();
     Staged staged = reader.read(source, now);
+    sensors.computeIfAbsent(kind(staged), this::sensor).record();
     context.forward(
         record
             .withValue(staged)
             .withTimestamp(Math.min(record.timestamp(), now + MAX_FUTURE_SKEW_MS)));
+  }
+
+  private static String kind(Staged staged) {
+    if (staged instanceof Staged.Feedback f) {
+      return f.event().getKind().name().toLowerCase(Locale.ROOT);
+    }
+    return staged instanceof Staged.Impression ? "served" : "rejected";
+  }
+
+  private Sensor sensor(String kind) {
+    String task = context.taskId().toString();
+    Sensor sensor =
+        context
+            .metrics()
+            .addSensor(
+                String.join(".", "prefstream", "events", origin.name(), task, kind),
+                Sensor.RecordingLevel.INFO);
+    sensor.add(
+        new MetricName(
+            EVENTS_METRIC_NAME,
+            DeadLetterProcessor.METRIC_GROUP,
+            "Records read from an input topic, by kind (attempts: a retried transaction counts"
+                + " again).",
+            Map.of("kind", kind, "task-id", task, "origin", origin.name())),
+        new CumulativeCount());
+    return sensor;
+  }
+
+  @Override
+  public void close() {
+    sensors.values().forEach(s -> context.metrics().removeSensor(s));
+    sensors.clear();
   }
 }

@@ -146,6 +146,16 @@ public final class IngestService implements AutoCloseable {
     return streams.state();
   }
 
+  /** The running streams instance, for metrics binders (its metrics() is thread-safe). */
+  public KafkaStreams streams() {
+    return streams;
+  }
+
+  /** Records read by this instance since it started, per kind (see {@link #deadLetterCounts}). */
+  public Map<String, Long> eventCounts() {
+    return sumBy(streams.metrics(), DecodeProcessor.EVENTS_METRIC_NAME, "kind");
+  }
+
   /**
    * Records sent to dead letters by this instance since it started, per reason code (attempts: a
    * retried transaction counts again; the dead-letter topic itself is exact).
@@ -156,13 +166,18 @@ public final class IngestService implements AutoCloseable {
 
   /** Sums the per-task dead-letter counters in {@code metrics} by reason. */
   public static Map<String, Long> deadLetterCounts(Map<MetricName, ? extends Metric> metrics) {
+    return sumBy(metrics, DeadLetterProcessor.METRIC_NAME, "reason");
+  }
+
+  private static Map<String, Long> sumBy(
+      Map<MetricName, ? extends Metric> metrics, String metricName, String tag) {
     Map<String, Long> counts = new TreeMap<>();
     metrics.forEach(
         (name, metric) -> {
           if (name.group().equals(DeadLetterProcessor.METRIC_GROUP)
-              && name.name().equals(DeadLetterProcessor.METRIC_NAME)) {
+              && name.name().equals(metricName)) {
             counts.merge(
-                name.tags().get("reason"), ((Number) metric.metricValue()).longValue(), Long::sum);
+                name.tags().get(tag), ((Number) metric.metricValue()).longValue(), Long::sum);
           }
         });
     return counts;

@@ -79,6 +79,18 @@ public final class AdapterSink implements Runnable, AutoCloseable {
   private final Consumer<Materialized> listener;
   private final EngineReloader engines;
   private final Counters counters;
+  private final SinkListener events;
+
+  /** When each recent version was materialized: serving-engine load times are measured from it. */
+  private final Map<VersionKey, Long> readyAt =
+      java.util.Collections.synchronizedMap(
+          new java.util.LinkedHashMap<>() {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<VersionKey, Long> eldest) {
+              return size() > 1024;
+            }
+          });
+
   private final FileChunks chunks = new FileChunks();
   private final AtomicBoolean running = new AtomicBoolean(true);
 
@@ -113,7 +125,22 @@ public final class AdapterSink implements Runnable, AutoCloseable {
   }
 
   public AdapterSink(SinkConfig config, SchemaRegistry registry, Consumer<Materialized> listener) {
-    this(config, registry, listener, new Counters(), (engine, model, version, name, ok) -> {});
+    this(config, registry, listener, SinkListener.NONE);
+  }
+
+  /** As above, reporting every version's outcome and engine load to {@code events} as well. */
+  public AdapterSink(
+      SinkConfig config,
+      SchemaRegistry registry,
+      Consumer<Materialized> listener,
+      SinkListener events) {
+    this(
+        config,
+        registry,
+        listener,
+        new Counters(),
+        (engine, model, version, name, ok) -> {},
+        events);
   }
 
   public AdapterSink(
@@ -122,14 +149,37 @@ public final class AdapterSink implements Runnable, AutoCloseable {
       Consumer<Materialized> listener,
       Counters counters,
       EngineReloader.Listener engineListener) {
+    this(config, registry, listener, counters, engineListener, SinkListener.NONE);
+  }
+
+  private AdapterSink(
+      SinkConfig config,
+      SchemaRegistry registry,
+      Consumer<Materialized> listener,
+      Counters counters,
+      EngineReloader.Listener engineListener,
+      SinkListener events) {
     this.config = config;
     this.counters = counters;
+    this.events = events;
     this.verifier = config.verifier();
     this.store = new VersionStore(config.dir());
     this.reader =
         new AdapterRecordReader(
             registry, new AdapterRecordCheck(config.maxAdapterBytes()), counters);
-    this.engines = EngineReloader.of(config, counters, engineListener);
+    this.engines =
+        EngineReloader.of(
+            config,
+            counters,
+            (engine, model, version, name, ok) -> {
+              engineListener.loaded(engine, model, version, name, ok);
+              Long since = readyAt.get(new VersionKey(model, version));
+              events.onReload(
+                  model,
+                  version,
+                  ok ? "ok" : "failed",
+                  java.time.Duration.ofNanos(since == null ? 0 : System.nanoTime() - since));
+            });
     Map<String, Object> props = new HashMap<>(config.kafkaClientProperties());
     props.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
     props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
@@ -244,6 +294,7 @@ public final class AdapterSink implements Runnable, AutoCloseable {
   private void handle(TopicPartition tp, ConsumerRecord<String, byte[]> record) {
     AdapterRecord decoded = decode(record);
     if (decoded == null) {
+      events.onVersion("", -1, SinkListener.UNREADABLE);
       return;
     }
     Object payload = decoded.getPayload();
@@ -287,6 +338,7 @@ public final class AdapterSink implements Runnable, AutoCloseable {
 
   private void skip(ConsumerRecord<String, byte[]> record, String reason, String message) {
     counters.increment(AdapterRecordReader.SKIPPED + reason);
+    events.onVersion("", -1, "skipped_" + reason);
     log.warn(
         "skipping {}-{}@{} ({}): {}",
         record.topic(),
@@ -303,6 +355,7 @@ public final class AdapterSink implements Runnable, AutoCloseable {
     String problem = verifier.problem(manifest);
     if (problem != null) {
       counters.increment(REFUSED + problem);
+      events.onVersion(modelId, version, "refused_" + problem);
       log.error(
           "REFUSED {} v{} at {}-{}@{} ({}, key id {}): not materialized",
           modelId,
@@ -322,6 +375,7 @@ public final class AdapterSink implements Runnable, AutoCloseable {
       if (store.holds(manifest)) {
         log.info("{} v{} already on disk and intact", modelId, version);
         counters.increment(ALREADY_ON_DISK);
+        events.onVersion(modelId, version, SinkListener.ALREADY_PRESENT);
         settle(key);
         store.advanceLatest(modelId, version, now);
         return;
@@ -334,6 +388,7 @@ public final class AdapterSink implements Runnable, AutoCloseable {
     chunks.forgetVersion(modelId, version);
     if (!problems.isEmpty()) {
       counters.increment(REFUSED + INCOMPLETE);
+      events.onVersion(modelId, version, SinkListener.INCOMPLETE);
       log.error(
           "REFUSED {} v{} at {}-{}@{} ({}): {}",
           modelId,
@@ -356,6 +411,7 @@ public final class AdapterSink implements Runnable, AutoCloseable {
       dir = store.write(manifest, files);
     } catch (IOException | UncheckedIOException e) {
       counters.increment(WRITE_FAILED);
+      events.onVersion(key.modelId(), key.version(), SinkListener.WRITE_FAILED);
       Retry retry = retries.get(key);
       if (retry == null) {
         retry = new Retry(manifest, files, backoff, now);
@@ -378,6 +434,8 @@ public final class AdapterSink implements Runnable, AutoCloseable {
 
   private void materialized(VersionKey key, AdapterManifest manifest, Path dir, long now) {
     counters.increment(MATERIALIZED);
+    events.onVersion(key.modelId(), key.version(), SinkListener.MATERIALIZED);
+    readyAt.put(key, System.nanoTime());
     settle(key);
     supersede(key);
     boolean newest;
@@ -457,6 +515,15 @@ public final class AdapterSink implements Runnable, AutoCloseable {
       consumer.commitSync(offsets);
       offsets.forEach((tp, o) -> committed.put(tp, o.offset()));
     }
+  }
+
+  /**
+   * The consumer of {@code adapters}, for metrics binders and readiness (assigned partitions): only
+   * its {@code metrics()} may be called from another thread; everything else belongs to {@link
+   * #run()}.
+   */
+  public org.apache.kafka.clients.consumer.Consumer<?, ?> consumer() {
+    return consumer;
   }
 
   private final class Rebalance implements ConsumerRebalanceListener {

@@ -31,9 +31,10 @@ import java.util.TreeMap;
  * sha256, lineage ranges, batches (step, ranges, pairs, status), pairs, seed, config hash, trainer
  * id, metrics (sorted by name; value as IEEE-754 bits), created_at (epoch millis), the signing key
  * id, and the audit fields (state_snapshot as one byte, forget_of, excluded pair ids as a count
- * then each id). Everything but {@code signature} itself is covered, so no field can be changed
- * without breaking the signature. Avro's own binary encoding is not used because a manifest written
- * with another schema version re-encodes differently.
+ * then each id), and pair_occurred_at (a count, then epoch millis each). Everything but {@code
+ * signature} itself is covered, so no field can be changed without breaking the signature. Avro's
+ * own binary encoding is not used because a manifest written with another schema version re-encodes
+ * differently.
  */
 public final class ManifestSignature {
   private static final String TAG = "prefstream-manifest-v1";
@@ -88,6 +89,10 @@ public final class ManifestSignature {
       out.writeInt(m.getExcludedPairIds().size());
       for (String pairId : m.getExcludedPairIds()) {
         string(out, pairId);
+      }
+      out.writeInt(m.getPairOccurredAt().size());
+      for (java.time.Instant occurred : m.getPairOccurredAt()) {
+        out.writeLong(occurred.toEpochMilli());
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);

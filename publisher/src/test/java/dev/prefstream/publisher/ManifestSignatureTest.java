@@ -91,6 +91,8 @@ class ManifestSignatureTest {
     tampering.put("state snapshot", b -> b.setStateSnapshot(!b.getStateSnapshot()));
     tampering.put("forget_of", b -> b.setForgetOf(2L));
     tampering.put("excluded pairs", b -> b.setExcludedPairIds(List.of("pair-1")));
+    tampering.put(
+        "pair occurred at", b -> b.setPairOccurredAt(List.of(java.time.Instant.ofEpochMilli(1))));
     for (Map.Entry<String, UnaryOperator<AdapterManifest.Builder>> t : tampering.entrySet()) {
       AdapterManifest changed = t.getValue().apply(AdapterManifest.newBuilder(signed)).build();
       assertThat(verifier.problem(changed))

@@ -57,6 +57,16 @@ public class CommonConfig extends AbstractConfig {
   private static final String DATA_DIR_DOC =
       "Local state: the embedded broker's log and registry database, Kafka Streams state stores.";
 
+  public static final String METRICS_PORT_CONFIG = "metrics.port";
+  private static final String METRICS_PORT_DOC =
+      "Port of the HTTP server of a long-running command (ingest, trainer, sink, demo) serving"
+          + " /metrics (Prometheus text format) and /health (200 when ready, else 503). 0: no"
+          + " server, no meters.";
+
+  public static final String METRICS_ADDRESS_CONFIG = "metrics.address";
+  private static final String METRICS_ADDRESS_DOC =
+      "Address the metrics server binds to; 0.0.0.0 for every interface (e.g. in a container).";
+
   /** The shared keys, for components to build on. */
   public static ConfigDef commonDef() {
     return RegistrySecurity.define(new ConfigDef())
@@ -97,7 +107,21 @@ public class CommonConfig extends AbstractConfig {
             ConfigDef.Range.atLeast(-1),
             Importance.MEDIUM,
             TOPIC_AUDIT_RETENTION_MS_DOC)
-        .define(DATA_DIR_CONFIG, Type.STRING, ".prefstream", Importance.MEDIUM, DATA_DIR_DOC);
+        .define(DATA_DIR_CONFIG, Type.STRING, ".prefstream", Importance.MEDIUM, DATA_DIR_DOC)
+        .define(
+            METRICS_PORT_CONFIG,
+            Type.INT,
+            0,
+            ConfigDef.Range.between(0, 65_535),
+            Importance.MEDIUM,
+            METRICS_PORT_DOC)
+        .define(
+            METRICS_ADDRESS_CONFIG,
+            Type.STRING,
+            "127.0.0.1",
+            new ConfigDef.NonEmptyString(),
+            Importance.LOW,
+            METRICS_ADDRESS_DOC);
   }
 
   /** Registry client settings that no Kafka client should see, declared or not. */

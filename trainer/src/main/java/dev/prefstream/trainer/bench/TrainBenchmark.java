@@ -155,6 +155,11 @@ public final class TrainBenchmark {
       int threads,
       String device) {
 
+    /** Seconds per step of the default (fast) step, or of the plain one when only it ran. */
+    public double secondsPerStep() {
+      return (fast != null ? fast : plain).secondsPerStep();
+    }
+
     /** The JSON object of {@code prefstream bench train --output json}, field names fixed. */
     public Map<String, Object> json() {
       Map<String, Object> o = new LinkedHashMap<>();
@@ -233,6 +238,15 @@ public final class TrainBenchmark {
   private TrainBenchmark() {}
 
   public static Result run(Options o, Consumer<String> log) throws IOException {
+    return run(o, log, () -> {});
+  }
+
+  /**
+   * As above, running {@code afterEachStep} inside each timed step (what a service does after a
+   * step, e.g. recording metrics), so its cost shows in the step time.
+   */
+  public static Result run(Options o, Consumer<String> log, Runnable afterEachStep)
+      throws IOException {
     Path dir = Files.createTempDirectory("prefstream-bench");
     try {
       log.accept("writing a random " + o.preset().name() + " model");
@@ -247,10 +261,10 @@ public final class TrainBenchmark {
         StepTiming plain = null;
         StepTiming fast = null;
         if (o.plain()) {
-          plain = time("plain", true, lm, lora, batch, o, flop, peak, log);
+          plain = time("plain", true, lm, lora, batch, o, flop, peak, log, afterEachStep);
         }
         if (o.fast()) {
-          fast = time("fast", false, lm, lora, batch, o, flop, peak, log);
+          fast = time("fast", false, lm, lora, batch, o, flop, peak, log, afterEachStep);
         }
         // efficiencies against the best peak of the whole run
         plain = plain == null ? null : rescale(plain, flop, peak[0]);
@@ -287,7 +301,8 @@ public final class TrainBenchmark {
       Options o,
       double flop,
       double[] peak,
-      Consumer<String> log) {
+      Consumer<String> log,
+      Runnable afterEachStep) {
     PeakMemory.resetPeak();
     try (LoraAdapter adapter = LoraAdapter.init(lm, lora, 1);
         DpoTrainer trainer =
@@ -303,6 +318,7 @@ public final class TrainBenchmark {
       for (int i = 0; i < o.steps(); i++) {
         long t0 = System.nanoTime();
         trainer.step(batch);
+        afterEachStep.run();
         s[i] = (System.nanoTime() - t0) / 1e9;
         log.accept(String.format(Locale.ROOT, "%s step %d: %.3f s", kind, i + 1, s[i]));
         // sgemm between steps too: on a shared machine both see the same neighbours

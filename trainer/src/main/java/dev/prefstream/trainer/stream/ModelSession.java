@@ -111,15 +111,21 @@ final class ModelSession implements AutoCloseable {
   }
 
   /** A pairs record that cannot be read: a dead letter that commits with the range holding it. */
-  void rejectUnreadable(ConsumerRecord<String, byte[]> record, WireFormatException e) {
+  void rejectUnreadable(
+      ConsumerRecord<String, byte[]> record, WireFormatException e, TrainerListener listener) {
     reject(record, e.reason(), e.getMessage(), null);
+    listener.onDeadLetter(modelId, e.reason().code());
   }
 
   /**
    * Takes the pair in {@code record}: held out for the gate, queued for training, or, when the
    * learner cannot use it, a dead letter.
    */
-  void add(ConsumerRecord<String, byte[]> record, PreferencePair pair, long nowNanos) {
+  void add(
+      ConsumerRecord<String, byte[]> record,
+      PreferencePair pair,
+      long nowNanos,
+      TrainerListener listener) {
     Optional<String> problem = learner.problemWith(pair);
     if (problem.isPresent()) {
       log.error(
@@ -130,6 +136,7 @@ final class ModelSession implements AutoCloseable {
           record.offset(),
           problem.get());
       reject(record, DeadLetterReason.UNUSABLE_PAIR, problem.get(), pair.getEventIds());
+      listener.onDeadLetter(modelId, DeadLetterReason.UNUSABLE_PAIR.code());
       return;
     }
     draft.saw(record.offset());

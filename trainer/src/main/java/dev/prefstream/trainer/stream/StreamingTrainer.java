@@ -27,6 +27,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
@@ -267,11 +268,11 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
             record.offset(),
             e.reason().code(),
             e.getMessage());
-        session.rejectUnreadable(record, e);
+        session.rejectUnreadable(record, e, listener);
         return;
       }
     }
-    session.add(record, pair, System.nanoTime());
+    session.add(record, pair, System.nanoTime(), listener);
   }
 
   /** Why this process will not train {@code modelId}, or null when it will. */
@@ -679,6 +680,15 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
         readStates(); // once for every model of the new assignment
       }
     }
+  }
+
+  /**
+   * The consumer of {@code pairs}, for metrics binders and readiness (assigned partitions): only
+   * its {@code metrics()} may be called from another thread; everything else belongs to {@link
+   * #run()}.
+   */
+  public Consumer<?, ?> consumer() {
+    return consumer;
   }
 
   /** Stops {@link #run()} from another thread; unpublished batches are dropped, not lost. */

@@ -19,4 +19,10 @@ public interface TrainerListener {
 
   /** A candidate was refused and recorded; training continues from the last published version. */
   default void onRefused(VersionRefusal refusal) {}
+
+  /**
+   * A pairs record became a dead letter ({@code reason} is a {@code DeadLetterReason} code); it
+   * commits with the version or refusal whose range holds it.
+   */
+  default void onDeadLetter(String modelId, String reason) {}
 }

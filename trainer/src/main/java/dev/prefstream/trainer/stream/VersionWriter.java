@@ -72,7 +72,8 @@ final class VersionWriter implements AutoCloseable {
             .setSeed(config.recipe().seed())
             .setConfigHash(config.configHash())
             .setTrainerId(config.trainerId())
-            .setMetrics(metrics);
+            .setMetrics(metrics)
+            .setPairOccurredAt(draft.occurredAt());
     int snapshotEvery = config.getInt(TrainerConfig.SNAPSHOT_EVERY_VERSIONS_CONFIG);
     boolean snapshot = snapshotEvery > 0 && version % snapshotEvery == 0;
     manifest.setStateSnapshot(snapshot);
