@@ -24,8 +24,22 @@ final class KeysCommand {
     @Option(names = "--out", required = true, paramLabel = "DIR")
     Path out;
 
+    @Option(
+        names = "--if-missing",
+        description =
+            "Keep a key pair that DIR holds already (exit 0) instead of refusing: a deployment's"
+                + " one-shot key step can run at every start.")
+    boolean ifMissing;
+
     @Override
     public Integer call() throws IOException {
+      if (ifMissing && Files.exists(out.resolve(SigningKeys.PRIVATE_FILE))) {
+        java.security.PublicKey existing =
+            SigningKeys.readPublic(out.resolve(SigningKeys.PUBLIC_FILE));
+        System.out.println(
+            "key id " + SigningKeys.keyId(existing) + ": keeping the key pair in " + out);
+        return 0;
+      }
       if (Files.exists(out.resolve(SigningKeys.PRIVATE_FILE))) {
         throw new IllegalArgumentException(
             out.resolve(SigningKeys.PRIVATE_FILE)

@@ -52,6 +52,17 @@ import picocli.CommandLine;
  * and resolves the file's anchors.
  */
 class ComposeFileTest {
+  private static final String KEYS_MOUNT = "/keys/";
+
+  /** A real key pair standing in for the compose `keys` volume. */
+  @org.junit.jupiter.api.io.TempDir static Path keyDir;
+
+  @BeforeAll
+  static void keyPair() throws IOException {
+    dev.prefstream.publisher.SigningKeys.write(
+        dev.prefstream.publisher.SigningKeys.generate(), keyDir);
+  }
+
   private static final Path ROOT = repositoryRoot();
   private static final Path COMPOSE = ROOT.resolve("compose");
   private static Map<String, Map<String, Object>> services;
@@ -70,7 +81,9 @@ class ComposeFileTest {
     Map<String, Map<String, Object>> ours = new LinkedHashMap<>();
     services.forEach(
         (name, s) -> {
-          if (String.valueOf(s.get("image")).startsWith("prefstream:")) {
+          // the services; the one-shot `keys` step is checked on its own
+          if (String.valueOf(s.get("image")).startsWith("prefstream:")
+              && !command(s).get(0).equals("keys")) {
             ours.put(name, s);
           }
         });
@@ -90,7 +103,15 @@ class ComposeFileTest {
     prefstream()
         .forEach(
             (name, service) -> {
-              List<String> args = command(service);
+              // the key files live in the `keys` volume: a real pair stands in for it here
+              List<String> args =
+                  command(service).stream()
+                      .map(
+                          a ->
+                              a.startsWith(KEYS_MOUNT)
+                                  ? keyDir.resolve(a.substring(KEYS_MOUNT.length())).toString()
+                                  : a)
+                      .toList();
               CommandLine cli = PrefstreamCli.commandLine();
               CommandLine.ParseResult parsed;
               try {
@@ -121,6 +142,37 @@ class ComposeFileTest {
   }
 
   @Test
+  void oneKeyPairIsMadeOnceAndEveryVersionIsSignedWithTheKeyTheSinksTrust() {
+    Map<String, Object> step = services.get("keys");
+    assertThat(step).as("a `keys` one-shot service").isNotNull();
+    List<String> args = command(step);
+    assertThat(args).containsExactly("keys", "generate", "--if-missing", "--out", "/keys");
+    PrefstreamCli.commandLine().parseArgs(args.toArray(String[]::new));
+    assertThat(String.valueOf(step.get("restart"))).isEqualTo("no");
+    prefstream()
+        .forEach(
+            (name, service) -> {
+              List<String> a = command(service);
+              String mounts = String.valueOf(service.get("volumes"));
+              String after = String.valueOf(service.get("depends_on"));
+              if (a.get(0).equals("trainer")) {
+                assertThat(a)
+                    .as(name)
+                    .containsSubsequence("--signing-key", KEYS_MOUNT + "signing.key");
+              }
+              if (a.get(0).equals("sink")) {
+                assertThat(a)
+                    .as(name)
+                    .containsSubsequence("--trusted-key", KEYS_MOUNT + "signing.pub");
+              }
+              if (a.get(0).equals("trainer") || a.get(0).equals("sink")) {
+                assertThat(mounts).as(name + " mounts the keys").contains("keys:/keys:ro");
+                assertThat(after).as(name + " starts after the keys exist").contains("keys");
+              }
+            });
+  }
+
+  @Test
   void everyKeyOfTheMountedPropertiesFileIsReadIncludingCommentedExamples() throws IOException {
     Path file = COMPOSE.resolve("prefstream.properties");
     Properties active = new Properties();
@@ -146,8 +198,10 @@ class ComposeFileTest {
       assertThat(read).as(key + " in " + file + " is read by some service").isTrue();
     }
     // the active settings make a valid configuration for every service
-    Map<String, Object> settings = ConfigFiles.load(file, Map.of());
+    Map<String, Object> settings = new java.util.HashMap<>(ConfigFiles.load(file, Map.of()));
     new IngestConfig(settings);
+    // the sinks add their trusted key on their command lines
+    settings.put(SinkConfig.TRUSTED_KEYS_CONFIG, keyDir.resolve("signing.pub").toString());
     new SinkConfig(settings);
   }
 

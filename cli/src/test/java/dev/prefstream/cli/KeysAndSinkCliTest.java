@@ -47,6 +47,15 @@ class KeysAndSinkCliTest {
     assertThat(again.code()).isEqualTo(1);
     assertThat(again.err()).contains("exists already");
     assertThat(Files.readAllBytes(keys.resolve("signing.key"))).isEqualTo(before);
+    // --if-missing: a deployment's key step at every start keeps the pair (exit 0)
+    Run kept = run("keys", "generate", "--if-missing", "--out", keys.toString());
+    assertThat(kept.code()).isZero();
+    assertThat(Files.readAllBytes(keys.resolve("signing.key"))).isEqualTo(before);
+    assertThat(
+            run("keys", "generate", "--if-missing", "--out", dir.resolve("fresh").toString())
+                .code())
+        .isZero();
+    assertThat(dir.resolve("fresh/signing.pub")).exists();
   }
 
   @Test
