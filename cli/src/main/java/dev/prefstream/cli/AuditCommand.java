@@ -59,28 +59,23 @@ final class AuditCommand {
   static final class TrainerFlags implements CommandLine.IModelTransformer {
     @Override
     public CommandSpec transform(CommandSpec spec) {
-      return KeyFlags.add(
-          spec,
-          TrainerConfig.CONFIG,
-          List.of(
-              KeyFlags.alias("--data-dir", CommonConfig.DATA_DIR_CONFIG),
-              KeyFlags.alias("--model-dir", TrainerConfig.MODEL_DIR_CONFIG),
-              KeyFlags.alias("--trainer-id", TrainerConfig.ID_CONFIG)));
+      return KeyFlags.add(spec, TrainerConfig.CONFIG, ALIASES);
     }
+
+    static final List<KeyFlags.Alias> ALIASES =
+        List.of(
+            KeyFlags.alias("--data-dir", CommonConfig.DATA_DIR_CONFIG),
+            KeyFlags.alias("--model-dir", TrainerConfig.MODEL_DIR_CONFIG),
+            KeyFlags.alias("--trainer-id", TrainerConfig.ID_CONFIG));
   }
 
   /** The trainer's flags, and --signing-key: forget publishes versions, signed as the trainer's. */
   static final class ForgetFlags implements CommandLine.IModelTransformer {
     @Override
     public CommandSpec transform(CommandSpec spec) {
-      return KeyFlags.add(
-          spec,
-          TrainerConfig.CONFIG,
-          List.of(
-              KeyFlags.alias("--data-dir", CommonConfig.DATA_DIR_CONFIG),
-              KeyFlags.alias("--model-dir", TrainerConfig.MODEL_DIR_CONFIG),
-              KeyFlags.alias("--trainer-id", TrainerConfig.ID_CONFIG),
-              KeyFlags.alias("--signing-key", TrainerConfig.SIGNING_KEY_CONFIG)));
+      List<KeyFlags.Alias> aliases = new ArrayList<>(TrainerFlags.ALIASES);
+      aliases.add(KeyFlags.alias("--signing-key", TrainerConfig.SIGNING_KEY_CONFIG));
+      return KeyFlags.add(spec, TrainerConfig.CONFIG, aliases);
     }
   }
 
