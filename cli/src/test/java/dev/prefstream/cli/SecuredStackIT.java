@@ -7,6 +7,7 @@ import dev.prefstream.embedded.EmbeddedKafka;
 import dev.prefstream.embedded.EmbeddedRegistry;
 import dev.prefstream.embedded.RegistryAuthProxy;
 import dev.prefstream.publisher.AdapterLog;
+import dev.prefstream.publisher.SigningKeys;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.FeedbackEvent;
 import dev.prefstream.schemas.config.CommonConfig;
@@ -157,12 +158,17 @@ class SecuredStackIT {
     Path modelDir = dir.resolve("model");
     ModelInit.write(
         modelDir, ModelInit.Spec.builder("llama").optSeed(5).optMaxPositions(128).build());
+    // signed versions, as in production: the sink serves only what the trainer's key signed
+    Path keys = dir.resolve("keys");
+    SigningKeys.write(SigningKeys.generate(), keys);
     service(
         "trainer",
         List.of(
             "trainer",
             "--model-dir",
             modelDir.toString(),
+            "--signing-key",
+            keys.resolve(SigningKeys.PRIVATE_FILE).toString(),
             "--batch-size",
             "4",
             "--publish-every-steps",
@@ -172,7 +178,14 @@ class SecuredStackIT {
             "-D",
             "trainer.batch.max.wait.ms=2000"));
     Path sinkDir = dir.resolve("adapters");
-    service("sink", List.of("sink", "--dir", sinkDir.toString()));
+    service(
+        "sink",
+        List.of(
+            "sink",
+            "--dir",
+            sinkDir.toString(),
+            "--trusted-key",
+            keys.resolve(SigningKeys.PUBLIC_FILE).toString()));
 
     produceFeedback(24);
     Path v1 = sinkDir.resolve(MODEL).resolve("v1");
@@ -350,7 +363,13 @@ class SecuredStackIT {
         TOPICS.pairs(),
         PatternType.LITERAL,
         AclOperation.READ);
-    for (String t : List.of(TOPICS.adapters(), TOPICS.trainerState(), TOPICS.deadLetters())) {
+    // (trainer-snapshots: each version's state kept for audit replay)
+    for (String t :
+        List.of(
+            TOPICS.adapters(),
+            TOPICS.trainerState(),
+            TOPICS.trainerSnapshots(),
+            TOPICS.deadLetters())) {
       allow(acls, "trainer", ResourceType.TOPIC, t, PatternType.LITERAL, AclOperation.WRITE);
     }
     allow(
