@@ -39,6 +39,8 @@ import picocli.CommandLine.Option;
       AdaptersCommand.Report.class
     })
 final class AdaptersCommand {
+  @Mixin HelpOption help;
+
   private static final ObjectMapper JSON = new ObjectMapper();
 
   @Command(
@@ -47,6 +49,8 @@ final class AdaptersCommand {
           "One line (or JSON object) per version: parent, sha256, pairs, metrics and the pair"
               + " offsets it was trained on (to_offset exclusive).")
   static final class ListVersions implements Callable<Integer> {
+    @Mixin HelpOption help;
+
     @Mixin KafkaOptions kafka;
 
     @Option(names = "--model", required = true, paramLabel = "M")
@@ -133,6 +137,8 @@ final class AdaptersCommand {
               + " running trainer continues from it.",
       modelTransformer = AdaptersCommand.RollbackTo.Flags.class)
   static final class RollbackTo implements Callable<Integer> {
+    @Mixin HelpOption help;
+
     /** --trainer-id is an alias of trainer.id, as for the trainer. */
     static final class Flags implements CommandLine.IModelTransformer {
       @Override
@@ -189,6 +195,8 @@ final class AdaptersCommand {
               + " charts in a grid) or HTML (the same charts and the numbers as tables), by the"
               + " extension of --out or --format. Unreadable records are skipped and listed.")
   static final class Report implements Callable<Integer> {
+    @Mixin HelpOption help;
+
     @Mixin KafkaOptions kafka;
 
     @Option(names = "--model", required = true, paramLabel = "M")

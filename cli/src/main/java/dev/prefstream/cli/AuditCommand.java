@@ -49,6 +49,8 @@ import picocli.CommandLine.Spec;
       AuditCommand.ForgetUser.class
     })
 final class AuditCommand {
+  @Mixin HelpOption help;
+
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** Records as JSON with the snake_case field names every other output uses. */
@@ -157,6 +159,8 @@ final class AuditCommand {
               + " (contiguous, disjoint, no gap), files and their sha256, signatures when signing"
               + " is configured. Exit 0 only when all holds.")
   static final class Verify implements Callable<Integer> {
+    @Mixin HelpOption help;
+
     @Mixin KafkaOptions kafka;
 
     @Spec CommandSpec spec;
@@ -244,6 +248,8 @@ final class AuditCommand {
               + " when identical.",
       modelTransformer = TrainerFlags.class)
   static final class Replay implements Callable<Integer> {
+    @Mixin HelpOption help;
+
     @Mixin KafkaOptions kafka;
 
     @Spec CommandSpec spec;
@@ -351,6 +357,8 @@ final class AuditCommand {
               + " versions that descend from it. --version N --model M: the events behind a"
               + " version.")
   static final class Trace implements Callable<Integer> {
+    @Mixin HelpOption help;
+
     @Mixin KafkaOptions kafka;
 
     @Spec CommandSpec spec;
@@ -452,6 +460,8 @@ final class AuditCommand {
               + " (--signing-key, publish.signing.key) so that sinks accept them.",
       modelTransformer = ForgetFlags.class)
   static final class ForgetUser implements Callable<Integer> {
+    @Mixin HelpOption help;
+
     @Mixin KafkaOptions kafka;
 
     @Spec CommandSpec spec;

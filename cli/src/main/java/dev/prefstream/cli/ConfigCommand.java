@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(
@@ -12,6 +13,8 @@ import picocli.CommandLine.Option;
         "Prints every configuration key with its type, default, valid values, meaning and the"
             + " commands that read it.")
 final class ConfigCommand implements Callable<Integer> {
+  @Mixin HelpOption help;
+
   @Option(
       names = "--readme",
       paramLabel = "README.md",

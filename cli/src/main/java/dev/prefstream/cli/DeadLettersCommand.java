@@ -41,6 +41,8 @@ import picocli.CommandLine.TypeConversionException;
             + " rejected record per line with its reason, message and source topic/partition/offset,"
             + " then the count per reason; then exits.")
 final class DeadLettersCommand implements Callable<Integer> {
+  @Mixin HelpOption help;
+
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Duration READ_TIMEOUT = Duration.ofSeconds(60);
 

@@ -51,6 +51,8 @@ import picocli.CommandLine.Option;
             + " feedback with a learnable preference.",
     modelTransformer = DemoCommand.Flags.class)
 final class DemoCommand implements Callable<Integer> {
+  @Mixin HelpOption help;
+
   @Mixin KafkaOptions kafka;
 
   @Option(
@@ -209,9 +211,7 @@ final class DemoCommand implements Callable<Integer> {
         System.out.println(
             "freshness at "
                 + (rate > 0 ? rate + " events/s" : "full speed")
-                + ", after the first "
-                + Progress.WARM_UP_VERSIONS
-                + " versions: "
+                + ", events after the warm-up: "
                 + progress.freshness());
         System.out.println(maxVersions + " versions materialized:");
         progress.materialized.stream()
@@ -251,8 +251,11 @@ final class DemoCommand implements Callable<Integer> {
     final AtomicLong steps = new AtomicLong();
     final AtomicLong published = new AtomicLong();
 
-    /** Versions left out of the freshness report: start-up (model load, JIT) delays them. */
-    static final int WARM_UP_VERSIONS = 2;
+    /**
+     * Events before this instant (epoch ms) are left out of the freshness report: the generator
+     * sets it when the warm-up is over and it starts producing at the rate.
+     */
+    volatile long steadySinceMs = Long.MAX_VALUE;
 
     final List<Path> materialized = new CopyOnWriteArrayList<>();
     private final Map<Long, List<Instant>> occurredAtByVersion = new ConcurrentHashMap<>();
@@ -276,10 +279,13 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public void onPublished(AdapterManifest manifest, List<Instant> pairOccurredAt) {
       long now = System.currentTimeMillis();
-      if (published.incrementAndGet() > WARM_UP_VERSIONS) {
-        occurredAtByVersion.put(manifest.getVersion(), pairOccurredAt);
+      published.incrementAndGet();
+      List<Instant> steady =
+          pairOccurredAt.stream().filter(t -> t.toEpochMilli() >= steadySinceMs).toList();
+      if (!steady.isEmpty()) {
+        occurredAtByVersion.put(manifest.getVersion(), steady);
         synchronized (freshnessMs) {
-          pairOccurredAt.forEach(t -> committedMs.add(now - t.toEpochMilli()));
+          steady.forEach(t -> committedMs.add(now - t.toEpochMilli()));
         }
       }
     }
@@ -348,8 +354,25 @@ final class DemoCommand implements Callable<Integer> {
     }
   }
 
-  /** Produces synthetic feedback like a product would: Confluent-framed Avro, keyed by model id. */
+  /**
+   * Produces synthetic feedback like a product would: Confluent-framed Avro, keyed by model id.
+   *
+   * <p>It starts with a warm-up of {@link #WARM_UP_ROUNDS} rounds: {@link #WARM_UP_EVENTS} events
+   * at once, then nothing until two more versions are on disk. The trainer loads its model and its
+   * first steps run slowly (JIT, libtorch's allocator): at the rate from the first second, a queue
+   * builds in front of it that takes a while to drain. Only after the warm-up does it produce at
+   * the rate, and the freshness report counts only the events from then on: it measures the
+   * pipeline at that rate, not the start-up.
+   */
   static final class Generator implements Runnable {
+    /** Enough for a few batches of the demo's size, pairs and joined thumbs alike. */
+    static final int WARM_UP_EVENTS = 64;
+
+    static final int WARM_UP_ROUNDS = 4;
+
+    /** How long the warm-up waits for a first version before producing at the rate anyway. */
+    private static final long WARM_UP_LIMIT_NANOS = 120_000_000_000L;
+
     private final CommonConfig config;
     private final SyntheticFeedback feedback;
     private final int rate;
@@ -376,11 +399,23 @@ final class DemoCommand implements Callable<Integer> {
       ConfluentAvro<ServedResponses> servedCodec =
           new ConfluentAvro<>(ServedResponses.class, config.schemaRegistry(), true);
       String servedSubject = ConfluentAvro.subject(servedTopic, false);
-      long start = System.nanoTime();
+      long start = 0;
       long sent = 0;
       try (KafkaProducer<String, byte[]> producer =
           new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer())) {
         while (running.get()) {
+          if (sent < WARM_UP_ROUNDS * WARM_UP_EVENTS && sent % WARM_UP_EVENTS == 0) {
+            int versions = progress.materialized.size();
+            if (sent > 0) {
+              producer.flush();
+              awaitVersions(versions + 2);
+            }
+          } else if (sent == WARM_UP_ROUNDS * WARM_UP_EVENTS) {
+            producer.flush();
+            awaitVersions(progress.materialized.size() + 2);
+            progress.steadySinceMs = System.currentTimeMillis();
+            start = System.nanoTime();
+          }
           SyntheticFeedback.Emission emission = feedback.nextOfAnyKind();
           if (emission.impression() != null) {
             ServedResponses impression = emission.impression();
@@ -395,8 +430,9 @@ final class DemoCommand implements Callable<Integer> {
               new ProducerRecord<>(topic, event.getModelId(), codec.encode(subject, event)));
           progress.events.incrementAndGet();
           sent++;
-          if (rate > 0) {
-            long due = start + sent * 1_000_000_000L / rate;
+          long steady = sent - WARM_UP_ROUNDS * WARM_UP_EVENTS;
+          if (rate > 0 && steady > 0) {
+            long due = start + steady * 1_000_000_000L / rate;
             long wait = due - System.nanoTime();
             if (wait > 0) {
               Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
@@ -405,6 +441,20 @@ final class DemoCommand implements Callable<Integer> {
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
+      }
+    }
+
+    private void awaitVersions(int count) throws InterruptedException {
+      long deadline = System.nanoTime() + WARM_UP_LIMIT_NANOS;
+      while (running.get() && progress.materialized.size() < count) {
+        if (System.nanoTime() > deadline) {
+          System.err.println(
+              "demo: fewer than "
+                  + count
+                  + " versions on disk after a warm-up round; producing at the rate anyway");
+          return;
+        }
+        Thread.sleep(20);
       }
     }
 

@@ -35,6 +35,7 @@ import picocli.CommandLine.Spec;
             + " ({\"prompt\", \"completion\", \"label\": true|false}) as BINARY (true = thumbs up)."
             + " Bad lines are skipped and reported; the exit code is then 1.")
 final class EmitCommand implements Callable<Integer> {
+  @Mixin HelpOption help;
 
   @Spec CommandSpec spec;
 

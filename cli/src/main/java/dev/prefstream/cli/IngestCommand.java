@@ -15,6 +15,8 @@ import picocli.CommandLine.Model.CommandSpec;
         "Runs the ingest Kafka Streams job (feedback -> pairs / dead-letters) until stopped.",
     modelTransformer = IngestCommand.Flags.class)
 final class IngestCommand implements Callable<Integer> {
+  @Mixin HelpOption help;
+
   @Mixin KafkaOptions kafka;
 
   /** --data-dir is an alias of data.dir. */

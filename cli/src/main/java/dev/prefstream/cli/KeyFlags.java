@@ -71,10 +71,13 @@ final class KeyFlags {
       } else {
         builder.type(String.class);
       }
+      if (flag) {
+        // a bare --flag means true; a null fallback would break picocli's usage help (NPE)
+        builder.fallbackValue("true");
+      }
       spec.addOption(
           builder
               .arity(flag ? "0..1" : "1")
-              .fallbackValue(flag ? "true" : null)
               .paramLabel(flag ? "true|false" : label(key))
               .descriptionKey(MARK + key.name)
               .description(

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.security.KeyPair;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(
@@ -14,6 +15,8 @@ import picocli.CommandLine.Option;
     description = "Ed25519 keys that sign adapter versions.",
     subcommands = {KeysCommand.Generate.class})
 final class KeysCommand {
+  @Mixin HelpOption help;
+
   @Command(
       name = "generate",
       description =
@@ -21,6 +24,8 @@ final class KeysCommand {
               + " rollback as --signing-key) and DIR/signing.pub (give it to sinks as"
               + " --trusted-key).")
   static final class Generate implements Callable<Integer> {
+    @Mixin HelpOption help;
+
     @Option(names = "--out", required = true, paramLabel = "DIR")
     Path out;
 

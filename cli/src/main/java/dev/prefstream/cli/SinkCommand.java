@@ -15,6 +15,8 @@ import picocli.CommandLine.Model.CommandSpec;
             + " stopped.",
     modelTransformer = SinkCommand.Flags.class)
 final class SinkCommand implements Callable<Integer> {
+  @Mixin HelpOption help;
+
   @Mixin KafkaOptions kafka;
 
   /** Flags that are aliases of sink keys. */

@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.admin.Admin;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(
@@ -17,6 +18,8 @@ import picocli.CommandLine.Option;
         "Runs only the embedded Kafka broker and schema registry (state in --data-dir) until"
             + " stopped, and prints their addresses for the other commands.")
 final class StackCommand implements Callable<Integer> {
+  @Mixin HelpOption help;
+
   @Option(names = "--data-dir", defaultValue = ".prefstream", description = "State directory.")
   Path dataDir;
 

@@ -21,6 +21,8 @@ import picocli.CommandLine.Model.CommandSpec;
             + " adapters, publishes versions transactionally.",
     modelTransformer = TrainerCommand.Flags.class)
 final class TrainerCommand implements Callable<Integer> {
+  @Mixin HelpOption help;
+
   @Mixin KafkaOptions kafka;
 
   /** Flags that are aliases of trainer keys, the recipe's included. */
