@@ -7,6 +7,7 @@ import dev.prefstream.schemas.avro.BatchStatus;
 import dev.prefstream.schemas.avro.OffsetRange;
 import dev.prefstream.schemas.avro.PreferencePair;
 import dev.prefstream.schemas.avro.TrainingBatch;
+import dev.prefstream.trainer.loss.LossType;
 import dev.prefstream.trainer.recipe.Recipe;
 import dev.prefstream.trainer.stream.DpoLearner;
 import dev.prefstream.trainer.stream.Learner;
@@ -411,10 +412,38 @@ public final class Replayer implements AutoCloseable {
     return new TrainerConfig(all);
   }
 
+  /**
+   * Why versions trained with {@code settings} cannot be replayed, or empty when they can. Versions
+   * of an unpaired loss (kto, apo_zero_unpaired) trained records of two topics, pairs and unpaired;
+   * replay reads pairs only, so it refuses them rather than rebuild something else.
+   */
+  static Optional<String> unsupported(Map<String, String> settings) {
+    String loss = settings.getOrDefault(Recipe.LOSS_CONFIG, "sigmoid");
+    try {
+      if (LossType.parse(loss).unpaired()) {
+        return Optional.of(
+            "trained with "
+                + Recipe.LOSS_CONFIG
+                + "="
+                + loss
+                + " on pairs and unpaired feedback: audit replay rebuilds versions of pair losses"
+                + " only");
+      }
+    } catch (IllegalArgumentException e) {
+      return Optional.of("its recorded " + Recipe.LOSS_CONFIG + " is unknown: " + e.getMessage());
+    }
+    return Optional.empty();
+  }
+
   /** The learner factory for a version's settings, its base model checked. */
   Learner.Factory factory(AdapterManifest m) {
     Learner.Factory factory = factories.get(m.getConfigHash());
     if (factory == null) {
+      Optional<String> unsupported = unsupported(settings(m));
+      if (unsupported.isPresent()) {
+        throw new NotReplayable(
+            m.getModelId() + " v" + m.getVersion() + " cannot be replayed: " + unsupported.get());
+      }
       TrainerConfig config = trainerConfig(settings(m));
       if (!config.configHash().equals(m.getConfigHash())) {
         throw new NotReplayable(
