@@ -123,8 +123,8 @@ public final class Audit {
   }
 
   /**
-   * What became of an unpaired record: a model with an unpaired loss (kto, apo_zero_unpaired) trains
-   * it into the version whose batch ranges hold it; a model with a pair loss never reads it.
+   * What became of an unpaired record: a model with an unpaired loss (kto, apo_zero_unpaired)
+   * trains it into the version whose batch ranges hold it; a model with a pair loss never reads it.
    */
   private void unpairedFate(ObjectNode u) {
     String model = u.get("model").asText();

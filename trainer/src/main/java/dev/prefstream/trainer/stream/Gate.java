@@ -76,8 +76,7 @@ final class Gate {
     if (!split.isHeldOut(example.getFeedbackId())) {
       return false;
     }
-    if (heldOutUnpaired.stream()
-        .anyMatch(u -> u.getFeedbackId().equals(example.getFeedbackId()))) {
+    if (heldOutUnpaired.stream().anyMatch(u -> u.getFeedbackId().equals(example.getFeedbackId()))) {
       return true; // re-read after a restart: already restored from the state
     }
     heldOutUnpaired.addLast(example);

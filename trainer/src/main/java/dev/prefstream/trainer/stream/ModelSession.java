@@ -31,10 +31,11 @@ import org.slf4j.LoggerFactory;
 /**
  * One model id's training on one pairs partition (pairs are keyed by model id, so a model lives on
  * exactly one partition), and with an unpaired loss also on the unpaired partition of the same
- * number (that topic is keyed by model id too: co-partitioned). It wires the pieces, each with one job: the {@link BatchQueue} of pairs
- * not yet trained, the {@link VersionDraft} of the next version's lineage, the {@link Gate} with
- * its held-out pairs, and the {@link VersionWriter} that commits versions and refusals; it keeps
- * the step and version counters and the last published state to fall back on.
+ * number (that topic is keyed by model id too: co-partitioned). It wires the pieces, each with one
+ * job: the {@link BatchQueue} of pairs not yet trained, the {@link VersionDraft} of the next
+ * version's lineage, the {@link Gate} with its held-out pairs, and the {@link VersionWriter} that
+ * commits versions and refusals; it keeps the step and version counters and the last published
+ * state to fall back on.
  */
 final class ModelSession implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ModelSession.class);
@@ -110,7 +111,9 @@ final class ModelSession implements AutoCloseable {
     log.info("{}: resumed at v{}, step {}", modelId, version, step);
   }
 
-  /** True when {@code offset} of {@code tp} is already part of a published version of this model. */
+  /**
+   * True when {@code offset} of {@code tp} is already part of a published version of this model.
+   */
   boolean alreadyPublished(TopicPartition tp, long offset) {
     return draft.before(tp, offset);
   }
@@ -276,8 +279,8 @@ final class ModelSession implements AutoCloseable {
 
   /**
    * The first offset of {@code tp} this session still needs re-read after a crash: empty when
-   * everything it consumed there is (or, {@code afterPublishing}, is about to be) accounted for by a
-   * committed record.
+   * everything it consumed there is (or, {@code afterPublishing}, is about to be) accounted for by
+   * a committed record.
    */
   OptionalLong holdBack(TopicPartition tp, boolean afterPublishing) {
     return draft.holdBack(tp, afterPublishing, queue.holds(tp));

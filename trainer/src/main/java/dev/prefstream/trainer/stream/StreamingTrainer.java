@@ -255,7 +255,9 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
     }
   }
 
-  /** A model's input partitions of number {@code partition}: pairs, then (unpaired loss) unpaired. */
+  /**
+   * A model's input partitions of number {@code partition}: pairs, then (unpaired loss) unpaired.
+   */
   private List<TopicPartition> inputs(int partition) {
     TopicPartition pairsPartition = new TopicPartition(topics.pairs(), partition);
     return unpairedInput
@@ -416,9 +418,7 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
       session.restore(restored);
     } else {
       log.info(
-          "{}: no published state, starting a new adapter on {}",
-          modelId,
-          session.partitions());
+          "{}: no published state, starting a new adapter on {}", modelId, session.partitions());
     }
     return session;
   }
@@ -621,8 +621,7 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
                 partition.writtenBefore =
                     Math.max(
                         partition.writtenBefore,
-                        Long.parseLong(
-                            offset.metadata().substring(DEAD_LETTERED_BEFORE.length())));
+                        Long.parseLong(offset.metadata().substring(DEAD_LETTERED_BEFORE.length())));
               }
             });
   }
@@ -655,7 +654,9 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
           tps);
     }
     closeSessions(
-        sessions.values().stream().filter(s -> s.partitions().stream().anyMatch(tps::contains)).toList());
+        sessions.values().stream()
+            .filter(s -> s.partitions().stream().anyMatch(tps::contains))
+            .toList());
     restoredStates = null;
     for (TopicPartition tp : tps) {
       letters.remove(tp);

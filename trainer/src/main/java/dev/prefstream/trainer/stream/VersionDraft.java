@@ -16,10 +16,10 @@ import org.apache.kafka.common.TopicPartition;
 /**
  * The next version's lineage while it is being trained: per input partition of the model (its
  * {@code pairs} partition, and with an unpaired loss its {@code unpaired} partition of the same
- * number) a range {@code [from, trainedThrough)}, the batches in them, their metrics, the occurrence
- * times of the records it trained, and the dead letters found in it. A version (or a refusal) takes
- * the ranges, and the next draft starts at their ends: a model's versions and refusals tile each of
- * its partitions.
+ * number) a range {@code [from, trainedThrough)}, the batches in them, their metrics, the
+ * occurrence times of the records it trained, and the dead letters found in it. A version (or a
+ * refusal) takes the ranges, and the next draft starts at their ends: a model's versions and
+ * refusals tile each of its partitions.
  */
 final class VersionDraft {
   /** One input partition's part of the draft. */
@@ -47,7 +47,9 @@ final class VersionDraft {
   private int records;
   private int applied;
 
-  /** @param partitions the model's input partitions, the lineage's order */
+  /**
+   * @param partitions the model's input partitions, the lineage's order
+   */
   VersionDraft(List<TopicPartition> partitions) {
     for (TopicPartition tp : partitions) {
       spans.put(tp, new Span());
@@ -115,8 +117,8 @@ final class VersionDraft {
   }
 
   /**
-   * Records a trained batch: per partition the offsets {@code [first, last]} of its records
-   * ({@code ranges}, each {@code long[]{first, last}}), {@code size} records in all.
+   * Records a trained batch: per partition the offsets {@code [first, last]} of its records ({@code
+   * ranges}, each {@code long[]{first, last}}), {@code size} records in all.
    */
   void trained(
       long step,

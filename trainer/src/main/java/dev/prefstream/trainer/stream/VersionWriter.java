@@ -147,7 +147,8 @@ final class VersionWriter implements AutoCloseable {
     List<PartitionPosition> positions = new ArrayList<>();
     draft
         .trainedThrough()
-        .forEach((tp, next) -> positions.add(new PartitionPosition(tp.topic(), tp.partition(), next)));
+        .forEach(
+            (tp, next) -> positions.add(new PartitionPosition(tp.topic(), tp.partition(), next)));
     return positions;
   }
 
