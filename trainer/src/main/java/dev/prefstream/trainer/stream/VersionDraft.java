@@ -45,7 +45,6 @@ final class VersionDraft {
   private final Map<String, double[]> metricSums = new TreeMap<>();
   private long firstDeadLetterNanos;
   private int records;
-  private int applied;
 
   /**
    * @param partitions the model's input partitions, the lineage's order
@@ -143,10 +142,14 @@ final class VersionDraft {
             wasApplied ? size : 0,
             wasApplied ? BatchStatus.APPLIED : BatchStatus.SKIPPED_NON_FINITE));
     if (wasApplied) {
-      applied++;
       records += size;
       occurredAt.addAll(recordsOccurredAt);
-      stepMetrics.forEach((k, v) -> metricSums.computeIfAbsent(k, x -> new double[1])[0] += v);
+      stepMetrics.forEach(
+          (k, v) -> {
+            double[] sum = metricSums.computeIfAbsent(k, x -> new double[2]);
+            sum[0] += v;
+            sum[1]++;
+          });
     }
   }
 
@@ -188,10 +191,13 @@ final class VersionDraft {
     return List.copyOf(occurredAt);
   }
 
-  /** The mean of every step metric over the applied batches. */
+  /**
+   * The mean of every step metric over the applied batches that have it (KTO's rewards/chosen, for
+   * one, only batches with a desirable example have).
+   */
   Map<String, Double> meanMetrics() {
     Map<String, Double> means = new LinkedHashMap<>();
-    metricSums.forEach((k, sum) -> means.put(k, sum[0] / Math.max(1, applied)));
+    metricSums.forEach((k, sum) -> means.put(k, sum[0] / Math.max(1, sum[1])));
     return means;
   }
 
@@ -270,6 +276,5 @@ final class VersionDraft {
     metricSums.clear();
     occurredAt.clear();
     records = 0;
-    applied = 0;
   }
 }
