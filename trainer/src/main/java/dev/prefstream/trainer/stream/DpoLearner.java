@@ -98,7 +98,7 @@ public final class DpoLearner implements Learner {
     if (unpairedLoss) {
       result = trainer.stepUnpaired(examples(pairs, unpaired));
     } else {
-      Learner.super.step(List.of(), unpaired); // refuses unpaired examples
+      refuseUnpaired(unpaired);
       result = trainer.step(encode(pairs));
     }
     return new StepReport(result.applied(), result.metrics());
@@ -119,11 +119,18 @@ public final class DpoLearner implements Learner {
           .forEach((k, v) -> metrics.put(MetricNames.eval(k), v));
       return metrics;
     }
-    Learner.super.evaluate(List.of(), unpaired); // refuses unpaired examples
+    refuseUnpaired(unpaired);
     List<EncodedPair> encoded = encode(pairs);
     // the evaluation's own forwards give the KL too (eval/kl): no extra passes for the gate
     trainer.evaluate(encoded).metrics().forEach((k, v) -> metrics.put(MetricNames.eval(k), v));
     return metrics;
+  }
+
+  private static void refuseUnpaired(List<UnpairedFeedback> unpaired) {
+    if (!unpaired.isEmpty()) {
+      throw new IllegalStateException(
+          "this learner's loss trains on pairs; got " + unpaired.size() + " unpaired examples");
+    }
   }
 
   private List<EncodedPair> encode(List<PreferencePair> pairs) {
@@ -135,17 +142,20 @@ public final class DpoLearner implements Learner {
   }
 
   /**
-   * The examples of an unpaired-loss batch, in this order: each pair as its chosen response
-   * (desirable) then its rejected one (undesirable), as TRL's {@code unpair_preference_dataset}
-   * does, then the unpaired examples.
+   * The examples of an unpaired-loss batch, in this order: the pairs' chosen responses (desirable),
+   * then their rejected ones (undesirable), as TRL's {@code unpair_preference_dataset} lays out a
+   * batch of pairs ({@code completion = chosen + rejected}, {@code label = [True] * n + [False] *
+   * n}), then the unpaired examples. The order matters for KTO's KL estimate, which scores each
+   * example's prompt with the previous example's completion.
    */
   private List<EncodedExample> examples(
       List<PreferencePair> pairs, List<UnpairedFeedback> unpaired) {
     List<EncodedExample> examples = new ArrayList<>(2 * pairs.size() + unpaired.size());
     for (PreferencePair pair : pairs) {
-      Prompt prompt = prompt(pair.getPrompt());
-      examples.add(example(prompt, pair.getChosen(), true));
-      examples.add(example(prompt, pair.getRejected(), false));
+      examples.add(example(prompt(pair.getPrompt()), pair.getChosen(), true));
+    }
+    for (PreferencePair pair : pairs) {
+      examples.add(example(prompt(pair.getPrompt()), pair.getRejected(), false));
     }
     for (UnpairedFeedback u : unpaired) {
       examples.add(example(prompt(u.getPrompt()), u.getResponse(), u.getDesirable()));

@@ -33,13 +33,13 @@ class UnpairedLearnerTest {
     return new TrainerConfig(m);
   }
 
-  private static PreferencePair pair() {
+  private static PreferencePair pair(String thing) {
     return PreferencePair.newBuilder()
         .setPairId("ab".repeat(32))
         .setModelId("m")
-        .setPrompt("What about tea?")
-        .setChosen("I love tea.")
-        .setRejected("I hate tea.")
+        .setPrompt("What about " + thing + "?")
+        .setChosen("I love " + thing + ".")
+        .setRejected("I hate " + thing + ".")
         .setKind(FeedbackKind.PAIRWISE)
         .setEventIds(List.of("e1"))
         .setSource("test")
@@ -47,11 +47,15 @@ class UnpairedLearnerTest {
         .build();
   }
 
-  private static UnpairedFeedback thumb(String response, boolean up) {
+  private static PreferencePair pair() {
+    return pair("tea");
+  }
+
+  private static UnpairedFeedback thumb(String thing, String response, boolean up) {
     return UnpairedFeedback.newBuilder()
         .setFeedbackId("cd".repeat(32))
         .setModelId("m")
-        .setPrompt("What about tea?")
+        .setPrompt("What about " + thing + "?")
         .setResponse(response)
         .setDesirable(up)
         .setEventIds(List.of("e2"))
@@ -60,38 +64,62 @@ class UnpairedLearnerTest {
         .build();
   }
 
+  private static UnpairedFeedback thumb(String response, boolean up) {
+    return thumb("tea", response, up);
+  }
+
+  private static UnpairedFeedback up(String thing) {
+    return thumb(thing, "I love " + thing + ".", true);
+  }
+
+  private static UnpairedFeedback down(String thing) {
+    return thumb(thing, "I hate " + thing + ".", false);
+  }
+
   @Test
-  void aPairIsTrainedAsItsChosenUpAndItsRejectedDown() throws Exception {
+  void pairsAreTrainedAsTrlUnpairsThemChosenUpThenRejectedDown() throws Exception {
     Path model = dir.resolve("model");
     ModelInit.write(model, ModelInit.Spec.builder("llama").optSeed(3).optMaxPositions(128).build());
     try (Learner.Factory factory = DpoLearner.factory(config(model, "kto"));
-        Learner fromPair = factory.create("m");
+        Learner fromPairs = factory.create("m");
         Learner fromThumbs = factory.create("m");
+        Learner interleaved = factory.create("m");
         Learner flipped = factory.create("m")) {
-      assertThat(fromPair.problemWith(pair())).isEmpty();
-      assertThat(fromPair.problemWith(thumb("I love tea.", true))).isEmpty();
-      byte[] before = fromPair.stateFiles().get(AdapterFiles.WEIGHTS);
+      assertThat(fromPairs.problemWith(pair())).isEmpty();
+      assertThat(fromPairs.problemWith(up("tea"))).isEmpty();
+      byte[] before = fromPairs.stateFiles().get(AdapterFiles.WEIGHTS);
 
-      Learner.StepReport paired = fromPair.step(List.of(pair()));
+      Learner.StepReport paired = fromPairs.step(List.of(pair("tea"), pair("jazz")));
+      // TRL's unpair_preference_dataset: completion = chosen + rejected, label = [T]*n + [F]*n
       Learner.StepReport unpaired =
-          fromThumbs.step(
-              List.of(), List.of(thumb("I love tea.", true), thumb("I hate tea.", false)));
-      flipped.step(List.of(), List.of(thumb("I love tea.", false), thumb("I hate tea.", true)));
+          fromThumbs.step(List.of(), List.of(up("tea"), up("jazz"), down("tea"), down("jazz")));
+      interleaved.step(List.of(), List.of(up("tea"), down("tea"), up("jazz"), down("jazz")));
+      flipped.step(
+          List.of(),
+          List.of(
+              thumb("tea", "I love tea.", false),
+              thumb("jazz", "I love jazz.", false),
+              thumb("tea", "I hate tea.", true),
+              thumb("jazz", "I hate jazz.", true)));
 
       assertThat(paired.applied()).isTrue();
-      assertThat(paired.metrics()).containsEntry("count/chosen", 1.0);
-      assertThat(paired.metrics()).containsEntry("count/rejected", 1.0);
-      byte[] afterPair = fromPair.stateFiles().get(AdapterFiles.WEIGHTS);
-      assertThat(afterPair).as("the step moved the adapter").isNotEqualTo(before);
-      assertThat(afterPair)
-          .as("a pair = its chosen response up + its rejected response down, in that order")
+      assertThat(paired.metrics()).containsEntry("count/chosen", 2.0);
+      assertThat(paired.metrics()).containsEntry("count/rejected", 2.0);
+      byte[] afterPairs = fromPairs.stateFiles().get(AdapterFiles.WEIGHTS);
+      assertThat(afterPairs).as("the step moved the adapter").isNotEqualTo(before);
+      assertThat(afterPairs)
+          .as("pairs = their chosen responses up, then their rejected responses down")
           .isEqualTo(fromThumbs.stateFiles().get(AdapterFiles.WEIGHTS));
       assertThat(paired.metrics()).isEqualTo(unpaired.metrics());
-      assertThat(afterPair)
+      assertThat(afterPairs)
+          .as(
+              "the order matters (KTO's KL estimate pairs each prompt with the previous completion)")
+          .isNotEqualTo(interleaved.stateFiles().get(AdapterFiles.WEIGHTS));
+      assertThat(afterPairs)
           .as("the labels matter: the flipped thumbs train differently")
           .isNotEqualTo(flipped.stateFiles().get(AdapterFiles.WEIGHTS));
 
-      Map<String, Double> eval = fromPair.evaluate(List.of(pair()), List.of(thumb("x", true)));
+      Map<String, Double> eval = fromPairs.evaluate(List.of(pair()), List.of(thumb("x", true)));
       assertThat(eval).containsKey("eval/loss").containsEntry("eval/count/chosen", 2.0);
     }
   }
