@@ -229,6 +229,53 @@ class UnpairedStreamIT {
     }
   }
 
+  @Test
+  void aPairLossTrainerLeavesUnpairedAloneAndAKtoTrainerDeadLettersThumbsOfOtherModels()
+      throws Exception {
+    Topics topics = harness.topics("mixed-losses.");
+    Map<String, Object> pairLoss = harness.trainerSettings(topics, "t-sigmoid");
+    pairLoss.put(TrainerConfig.HOLDOUT_PERCENT_CONFIG, 0.0);
+    try (Records records = new Records(topics, "p");
+        Records others = new Records(topics, "o")) {
+      records.pairs(0, 8);
+      records.thumbs(0, 5);
+      try (Learner.Factory learners = DpoLearner.factory(new TrainerConfig(pairLoss));
+          StreamingHarness.Running trainer = harness.start(pairLoss, learners)) {
+        AdapterLog log = awaitCoverage(topics, "p", Map.of(topics.pairs(), 8L));
+        assertThat(trainer.failure()).isNull();
+        assertThat(coveredOncePerTopic(log)).containsOnlyKeys(topics.pairs());
+        assertThat(awaitCommitted("t-sigmoid", Map.of(topics.pairs(), 8L)))
+            .as("a pair loss commits no unpaired offset: it does not consume that topic")
+            .containsOnlyKeys(new TopicPartition(topics.pairs(), 0));
+      }
+      assertThat(deadLetters(topics)).as("and dead-letters nothing of it").isEmpty();
+
+      // a kto trainer for "p" only: thumbs of "o" are dead letters (model_not_trained), once
+      Map<String, Object> kto = kto(topics, "t-only-p");
+      kto.put(TrainerConfig.HOLDOUT_PERCENT_CONFIG, 0.0);
+      kto.put(TrainerConfig.MODEL_IDS_CONFIG, "p");
+      others.thumbs(0, 3);
+      records.thumbs(5, 3);
+      long unpairedEnd = records.end(topics.unpaired());
+      try (Learner.Factory learners = DpoLearner.factory(new TrainerConfig(kto));
+          StreamingHarness.Running trainer = harness.start(kto, learners)) {
+        AdapterLog log = awaitCoverage(topics, "p", Map.of(topics.unpaired(), unpairedEnd));
+        assertThat(trainer.failure()).isNull();
+        assertThat(log.versions().stream().mapToInt(AdapterManifest::getPairs).sum())
+            .as("p's 8 pairs and 8 thumbs")
+            .isEqualTo(16);
+        assertThat(awaitCommitted("t-only-p", Map.of(topics.unpaired(), unpairedEnd)))
+            .containsEntry(new TopicPartition(topics.unpaired(), 0), unpairedEnd);
+      }
+      assertThat(deadLetters(topics))
+          .extracting(Rejection::getSourceTopic, Rejection::getReason, Rejection::getModelId)
+          .containsExactly(
+              org.assertj.core.groups.Tuple.tuple(topics.unpaired(), "model_not_trained", "o"),
+              org.assertj.core.groups.Tuple.tuple(topics.unpaired(), "model_not_trained", "o"),
+              org.assertj.core.groups.Tuple.tuple(topics.unpaired(), "model_not_trained", "o"));
+    }
+  }
+
   /** Waits until versions and refusals of {@code model} reach {@code ends} on each topic. */
   static AdapterLog awaitCoverage(Topics topics, String model, Map<String, Long> ends)
       throws InterruptedException {
