@@ -73,7 +73,9 @@ public final class Audit {
 
   public PairLog pairs() {
     if (pairs == null) {
-      pairs = PairLog.read(clientProperties, topics.pairs(), registry);
+      pairs =
+          PairLog.read(clientProperties, topics.pairs(), registry)
+              .withUnpaired(clientProperties, topics.unpaired(), registry);
     }
     return pairs;
   }
@@ -126,7 +128,7 @@ public final class Audit {
    * What became of an unpaired record: a model with an unpaired loss (kto, apo_zero_unpaired)
    * trains it into the version whose batch ranges hold it; a model with a pair loss never reads it.
    */
-  private void unpairedFate(ObjectNode u) {
+  private void unpairedFate(ObjectNode u, UnpairedFeedback value) {
     String model = u.get("model").asText();
     String topic = u.get("topic").asText();
     int partition = u.get("partition").asInt();
@@ -137,20 +139,22 @@ public final class Audit {
           continue;
         }
         u.put("version", m.getVersion());
+        Rejection dead = deadLettersBySource().get(Fates.where(topic, partition, offset));
+        if (dead != null) {
+          u.put("fate", "dead_lettered");
+          u.put("detail", dead.getReason());
+          return;
+        }
+        boolean heldOut = new PairSelection(holdoutPercent(model)).heldOut(value);
         for (TrainingBatch b : m.getBatches()) {
-          if (holds(b.getRanges(), topic, partition, offset)) {
+          if (!heldOut && holds(b.getRanges(), topic, partition, offset)) {
             boolean applied = b.getStatus() == BatchStatus.APPLIED;
             u.put("fate", applied ? "trained" : "skipped_non_finite");
             return;
           }
         }
-        Rejection dead = deadLettersBySource().get(Fates.where(topic, partition, offset));
-        u.put("fate", dead != null ? "dead_lettered" : "held_out");
-        u.put(
-            "detail",
-            dead != null
-                ? dead.getReason()
-                : "inside v" + m.getVersion() + "'s range but in no batch");
+        u.put("fate", "held_out");
+        u.put("detail", "inside v" + m.getVersion() + "'s range but in no batch");
         return;
       }
     }
@@ -182,6 +186,7 @@ public final class Audit {
       pairNodes.add(pairNode(e, true));
     }
     ArrayNode unpaired = out.putArray("unpaired");
+    List<UnpairedFeedback> values = new ArrayList<>();
     TopicRecords.scan(
         clientProperties,
         topics.unpaired(),
@@ -196,10 +201,11 @@ public final class Audit {
             u.put("partition", record.partition());
             u.put("offset", record.offset());
             u.put("desirable", value.getDesirable());
+            values.add(value);
           }
         });
-    for (var node : unpaired) {
-      unpairedFate((ObjectNode) node);
+    for (int i = 0; i < unpaired.size(); i++) {
+      unpairedFate((ObjectNode) unpaired.get(i), values.get(i));
     }
     ArrayNode dead = out.putArray("dead_letters");
     for (DeadLetter d : deadLetters()) {

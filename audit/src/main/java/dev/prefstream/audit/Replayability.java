@@ -64,8 +64,6 @@ public final class Replayability {
               "no snapshot records its training settings (config hash "
                   + m.getConfigHash().substring(0, 12)
                   + "): replay needs the trainer's configuration");
-    } else if (Replayer.unsupported(snapshots.settings(m.getConfigHash()).get()).isPresent()) {
-      answer = Replayer.unsupported(snapshots.settings(m.getConfigHash()).get());
     } else {
       answer = Optional.empty();
       for (TrainingBatch b : m.getBatches()) {
@@ -74,7 +72,7 @@ public final class Replayability {
           if (first == null || first > r.getFromOffset()) {
             answer =
                 Optional.of(
-                    "pairs "
+                    "records "
                         + r.getTopic()
                         + "-"
                         + r.getPartition()

@@ -7,7 +7,7 @@ import dev.prefstream.schemas.avro.BatchStatus;
 import dev.prefstream.schemas.avro.OffsetRange;
 import dev.prefstream.schemas.avro.PreferencePair;
 import dev.prefstream.schemas.avro.TrainingBatch;
-import dev.prefstream.trainer.loss.LossType;
+import dev.prefstream.schemas.avro.UnpairedFeedback;
 import dev.prefstream.trainer.recipe.Recipe;
 import dev.prefstream.trainer.stream.DpoLearner;
 import dev.prefstream.trainer.stream.Learner;
@@ -247,24 +247,31 @@ public final class Replayer implements AutoCloseable {
         learner.restore(startFiles);
       }
       for (TrainingBatch batch : m.getBatches()) {
-        List<PreferencePair> batchPairs = batchPairs(m, batch, learner, selection, excluded);
-        if (batchPairs.isEmpty()) {
+        List<UnpairedFeedback> batchUnpaired = new ArrayList<>();
+        List<PreferencePair> batchPairs =
+            batchPairs(m, batch, learner, selection, excluded, batchUnpaired);
+        int records = batchPairs.size() + batchUnpaired.size();
+        if (records == 0) {
           if (batch.getPairs() > 0 && problems != null) {
             problems.add("batch of step " + batch.getStep() + ": none of its pairs are left");
           }
           continue;
         }
-        Learner.StepReport report = learner.step(batchPairs);
+        // as the trainer steps: the pairs by offset, then the unpaired records by offset
+        Learner.StepReport report =
+            batchUnpaired.isEmpty()
+                ? learner.step(batchPairs)
+                : learner.step(batchPairs, batchUnpaired);
         steps++;
         boolean recordedApplied = batch.getStatus() == BatchStatus.APPLIED;
         batches.add(
             new TrainingBatch(
                 batch.getStep(),
                 batch.getRanges(),
-                report.applied() ? batchPairs.size() : 0,
+                report.applied() ? records : 0,
                 report.applied() ? BatchStatus.APPLIED : BatchStatus.SKIPPED_NON_FINITE));
         if (report.applied()) {
-          trainedPairs += batchPairs.size();
+          trainedPairs += records;
         }
         if (problems == null) {
           continue;
@@ -277,14 +284,14 @@ public final class Replayer implements AutoCloseable {
                   + batch.getStatus()
                   + " but replayed as "
                   + (report.applied() ? "APPLIED" : "SKIPPED_NON_FINITE"));
-        } else if (recordedApplied && batchPairs.size() != batch.getPairs()) {
+        } else if (recordedApplied && records != batch.getPairs()) {
           problems.add(
               "batch of step "
                   + batch.getStep()
                   + " trained "
                   + batch.getPairs()
                   + " pairs, its ranges hold "
-                  + batchPairs.size());
+                  + records);
         }
       }
       Learner.Snapshot adapter = learner.adapter();
@@ -340,7 +347,8 @@ public final class Replayer implements AutoCloseable {
       TrainingBatch batch,
       Learner learner,
       PairSelection selection,
-      Set<String> excluded) {
+      Set<String> excluded,
+      List<UnpairedFeedback> unpaired) {
     List<PreferencePair> batchPairs = new ArrayList<>();
     for (OffsetRange r : batch.getRanges()) {
       Long first = pairs.firstOffset(r.getTopic(), r.getPartition());
@@ -358,6 +366,22 @@ public final class Replayer implements AutoCloseable {
                 + " are no longer retained (first offset held: "
                 + first
                 + ")");
+      }
+      if (pairs.isUnpaired(r.getTopic())) {
+        // thumbs of an unpaired-loss version, chosen by the trainer's rules
+        for (PairLog.UnpairedEntry e :
+            pairs.unpairedRange(
+                r.getTopic(), r.getPartition(), r.getFromOffset(), r.getToOffset())) {
+          if (e.example() == null
+              || !m.getModelId().equals(e.model())
+              || learner.problemWith(e.example()).isPresent()
+              || selection.heldOut(e.example())
+              || excluded.contains(e.example().getFeedbackId())) {
+            continue;
+          }
+          unpaired.add(e.example());
+        }
+        continue;
       }
       for (PairLog.Entry e :
           pairs.range(r.getTopic(), r.getPartition(), r.getFromOffset(), r.getToOffset())) {
@@ -412,38 +436,10 @@ public final class Replayer implements AutoCloseable {
     return new TrainerConfig(all);
   }
 
-  /**
-   * Why versions trained with {@code settings} cannot be replayed, or empty when they can. Versions
-   * of an unpaired loss (kto, apo_zero_unpaired) trained records of two topics, pairs and unpaired;
-   * replay reads pairs only, so it refuses them rather than rebuild something else.
-   */
-  static Optional<String> unsupported(Map<String, String> settings) {
-    String loss = settings.getOrDefault(Recipe.LOSS_CONFIG, "sigmoid");
-    try {
-      if (LossType.parse(loss).unpaired()) {
-        return Optional.of(
-            "trained with "
-                + Recipe.LOSS_CONFIG
-                + "="
-                + loss
-                + " on pairs and unpaired feedback: audit replay rebuilds versions of pair losses"
-                + " only");
-      }
-    } catch (IllegalArgumentException e) {
-      return Optional.of("its recorded " + Recipe.LOSS_CONFIG + " is unknown: " + e.getMessage());
-    }
-    return Optional.empty();
-  }
-
   /** The learner factory for a version's settings, its base model checked. */
   Learner.Factory factory(AdapterManifest m) {
     Learner.Factory factory = factories.get(m.getConfigHash());
     if (factory == null) {
-      Optional<String> unsupported = unsupported(settings(m));
-      if (unsupported.isPresent()) {
-        throw new NotReplayable(
-            m.getModelId() + " v" + m.getVersion() + " cannot be replayed: " + unsupported.get());
-      }
       TrainerConfig config = trainerConfig(settings(m));
       if (!config.configHash().equals(m.getConfigHash())) {
         throw new NotReplayable(
