@@ -73,7 +73,9 @@ public final class Audit {
 
   public PairLog pairs() {
     if (pairs == null) {
-      pairs = PairLog.read(clientProperties, topics.pairs(), registry);
+      pairs =
+          PairLog.read(clientProperties, topics.pairs(), registry)
+              .withUnpaired(clientProperties, topics.unpaired(), registry);
     }
     return pairs;
   }
@@ -123,6 +125,57 @@ public final class Audit {
   }
 
   /**
+   * What became of an unpaired record: a model with an unpaired loss (kto, apo_zero_unpaired)
+   * trains it into the version whose batch ranges hold it; a model with a pair loss never reads it.
+   */
+  private void unpairedFate(ObjectNode u, UnpairedFeedback value) {
+    String model = u.get("model").asText();
+    String topic = u.get("topic").asText();
+    int partition = u.get("partition").asInt();
+    long offset = u.get("offset").asLong();
+    if (dev.prefstream.schemas.ModelIds.isValid(model)) {
+      for (AdapterManifest m : history(model).manifests()) {
+        if (!holds(m.getLineage(), topic, partition, offset)) {
+          continue;
+        }
+        u.put("version", m.getVersion());
+        Rejection dead = deadLettersBySource().get(Fates.where(topic, partition, offset));
+        if (dead != null) {
+          u.put("fate", "dead_lettered");
+          u.put("detail", dead.getReason());
+          return;
+        }
+        boolean heldOut = new PairSelection(holdoutPercent(model)).heldOut(value);
+        for (TrainingBatch b : m.getBatches()) {
+          if (!heldOut && holds(b.getRanges(), topic, partition, offset)) {
+            boolean applied = b.getStatus() == BatchStatus.APPLIED;
+            u.put("fate", applied ? "trained" : "skipped_non_finite");
+            return;
+          }
+        }
+        u.put("fate", "held_out");
+        u.put("detail", "inside v" + m.getVersion() + "'s range but in no batch");
+        return;
+      }
+    }
+    u.put("fate", "not_yet_trained");
+    u.put(
+        "detail",
+        "in no version's lineage: not trained yet, or its model's trainer uses a pair loss (only"
+            + " kto and apo_zero_unpaired read unpaired feedback)");
+  }
+
+  private static boolean holds(List<OffsetRange> ranges, String topic, int partition, long offset) {
+    return ranges.stream()
+        .anyMatch(
+            r ->
+                r.getTopic().equals(topic)
+                    && r.getPartition() == partition
+                    && r.getFromOffset() <= offset
+                    && offset < r.getToOffset());
+  }
+
+  /**
    * {@code audit trace --event-id}: the pairs made from {@code eventId}, and what became of each.
    */
   public ObjectNode traceEvent(String eventId) {
@@ -133,6 +186,7 @@ public final class Audit {
       pairNodes.add(pairNode(e, true));
     }
     ArrayNode unpaired = out.putArray("unpaired");
+    List<UnpairedFeedback> values = new ArrayList<>();
     TopicRecords.scan(
         clientProperties,
         topics.unpaired(),
@@ -147,9 +201,12 @@ public final class Audit {
             u.put("partition", record.partition());
             u.put("offset", record.offset());
             u.put("desirable", value.getDesirable());
-            u.put("fate", "unpaired: kept for KTO-style losses, not trained by the pair trainer");
+            values.add(value);
           }
         });
+    for (int i = 0; i < unpaired.size(); i++) {
+      unpairedFate((ObjectNode) unpaired.get(i), values.get(i));
+    }
     ArrayNode dead = out.putArray("dead_letters");
     for (DeadLetter d : deadLetters()) {
       Rejection r = d.rejection();

@@ -2,6 +2,7 @@ package dev.prefstream.audit;
 
 import dev.prefstream.publisher.TopicScan;
 import dev.prefstream.schemas.avro.PreferencePair;
+import dev.prefstream.schemas.avro.UnpairedFeedback;
 import dev.prefstream.schemas.registry.SchemaRegistry;
 import dev.prefstream.schemas.serde.ConfluentAvro;
 import dev.prefstream.schemas.serde.WireFormatException;
@@ -28,7 +29,14 @@ public final class PairLog {
       PreferencePair pair,
       String problem) {}
 
+  /** A record of the unpaired topic; {@code example} is null when it could not be read. */
+  public record UnpairedEntry(
+      String topic, int partition, long offset, String model, UnpairedFeedback example) {}
+
   private final Map<String, NavigableMap<Long, Entry>> byPartition = new HashMap<>();
+  private final Map<String, NavigableMap<Long, UnpairedEntry>> unpairedByPartition =
+      new HashMap<>();
+  private String unpairedTopic;
   private final List<Skipped> skipped = new ArrayList<>();
   private final Map<String, Long> firstOffsets = new HashMap<>();
 
@@ -74,6 +82,52 @@ public final class PairLog {
                       record.topic(), record.partition(), record.offset(), model, pair, problem));
         });
     return log;
+  }
+
+  /**
+   * Also reads the unpaired topic (thumbs up/down), which versions of unpaired losses (kto,
+   * apo_zero_unpaired) trained alongside pairs; returns this log.
+   */
+  public PairLog withUnpaired(
+      Map<String, Object> clientProperties, String topic, SchemaRegistry registry) {
+    ConfluentAvro<UnpairedFeedback> codec =
+        new ConfluentAvro<>(UnpairedFeedback.class, registry, false);
+    this.unpairedTopic = topic;
+    TopicScan.readAll(
+        clientProperties,
+        topic,
+        record -> {
+          UnpairedFeedback example = null;
+          try {
+            example = codec.decode(record.value());
+          } catch (RuntimeException e) {
+            // unreadable: the trainer dead-lettered it, replay leaves it out as the trainer did
+          }
+          String model =
+              record.key() != null ? record.key() : example == null ? null : example.getModelId();
+          String tp = record.topic() + "-" + record.partition();
+          firstOffsets.merge(tp, record.offset(), Math::min);
+          unpairedByPartition
+              .computeIfAbsent(tp, k -> new TreeMap<>())
+              .put(
+                  record.offset(),
+                  new UnpairedEntry(
+                      record.topic(), record.partition(), record.offset(), model, example));
+        });
+    return this;
+  }
+
+  /** True when {@code topic} is the unpaired topic read by {@link #withUnpaired}. */
+  public boolean isUnpaired(String topic) {
+    return topic.equals(unpairedTopic);
+  }
+
+  /** The unpaired records of {@code topic}-{@code partition} in {@code [from, to)}. */
+  public List<UnpairedEntry> unpairedRange(String topic, int partition, long from, long to) {
+    NavigableMap<Long, UnpairedEntry> records = unpairedByPartition.get(topic + "-" + partition);
+    return records == null
+        ? List.of()
+        : List.copyOf(records.subMap(from, true, to, false).values());
   }
 
   /** The records of {@code topic}-{@code partition} in {@code [from, to)}. */

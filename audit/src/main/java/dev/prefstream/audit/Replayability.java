@@ -72,7 +72,7 @@ public final class Replayability {
           if (first == null || first > r.getFromOffset()) {
             answer =
                 Optional.of(
-                    "pairs "
+                    "records "
                         + r.getTopic()
                         + "-"
                         + r.getPartition()

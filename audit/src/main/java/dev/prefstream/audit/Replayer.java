@@ -7,6 +7,7 @@ import dev.prefstream.schemas.avro.BatchStatus;
 import dev.prefstream.schemas.avro.OffsetRange;
 import dev.prefstream.schemas.avro.PreferencePair;
 import dev.prefstream.schemas.avro.TrainingBatch;
+import dev.prefstream.schemas.avro.UnpairedFeedback;
 import dev.prefstream.trainer.recipe.Recipe;
 import dev.prefstream.trainer.stream.DpoLearner;
 import dev.prefstream.trainer.stream.Learner;
@@ -246,24 +247,31 @@ public final class Replayer implements AutoCloseable {
         learner.restore(startFiles);
       }
       for (TrainingBatch batch : m.getBatches()) {
-        List<PreferencePair> batchPairs = batchPairs(m, batch, learner, selection, excluded);
-        if (batchPairs.isEmpty()) {
+        List<UnpairedFeedback> batchUnpaired = new ArrayList<>();
+        List<PreferencePair> batchPairs =
+            batchPairs(m, batch, learner, selection, excluded, batchUnpaired);
+        int records = batchPairs.size() + batchUnpaired.size();
+        if (records == 0) {
           if (batch.getPairs() > 0 && problems != null) {
             problems.add("batch of step " + batch.getStep() + ": none of its pairs are left");
           }
           continue;
         }
-        Learner.StepReport report = learner.step(batchPairs);
+        // as the trainer steps: the pairs by offset, then the unpaired records by offset
+        Learner.StepReport report =
+            batchUnpaired.isEmpty()
+                ? learner.step(batchPairs)
+                : learner.step(batchPairs, batchUnpaired);
         steps++;
         boolean recordedApplied = batch.getStatus() == BatchStatus.APPLIED;
         batches.add(
             new TrainingBatch(
                 batch.getStep(),
                 batch.getRanges(),
-                report.applied() ? batchPairs.size() : 0,
+                report.applied() ? records : 0,
                 report.applied() ? BatchStatus.APPLIED : BatchStatus.SKIPPED_NON_FINITE));
         if (report.applied()) {
-          trainedPairs += batchPairs.size();
+          trainedPairs += records;
         }
         if (problems == null) {
           continue;
@@ -276,14 +284,14 @@ public final class Replayer implements AutoCloseable {
                   + batch.getStatus()
                   + " but replayed as "
                   + (report.applied() ? "APPLIED" : "SKIPPED_NON_FINITE"));
-        } else if (recordedApplied && batchPairs.size() != batch.getPairs()) {
+        } else if (recordedApplied && records != batch.getPairs()) {
           problems.add(
               "batch of step "
                   + batch.getStep()
                   + " trained "
                   + batch.getPairs()
                   + " pairs, its ranges hold "
-                  + batchPairs.size());
+                  + records);
         }
       }
       Learner.Snapshot adapter = learner.adapter();
@@ -339,7 +347,8 @@ public final class Replayer implements AutoCloseable {
       TrainingBatch batch,
       Learner learner,
       PairSelection selection,
-      Set<String> excluded) {
+      Set<String> excluded,
+      List<UnpairedFeedback> unpaired) {
     List<PreferencePair> batchPairs = new ArrayList<>();
     for (OffsetRange r : batch.getRanges()) {
       Long first = pairs.firstOffset(r.getTopic(), r.getPartition());
@@ -357,6 +366,22 @@ public final class Replayer implements AutoCloseable {
                 + " are no longer retained (first offset held: "
                 + first
                 + ")");
+      }
+      if (pairs.isUnpaired(r.getTopic())) {
+        // thumbs of an unpaired-loss version, chosen by the trainer's rules
+        for (PairLog.UnpairedEntry e :
+            pairs.unpairedRange(
+                r.getTopic(), r.getPartition(), r.getFromOffset(), r.getToOffset())) {
+          if (e.example() == null
+              || !m.getModelId().equals(e.model())
+              || learner.problemWith(e.example()).isPresent()
+              || selection.heldOut(e.example())
+              || excluded.contains(e.example().getFeedbackId())) {
+            continue;
+          }
+          unpaired.add(e.example());
+        }
+        continue;
       }
       for (PairLog.Entry e :
           pairs.range(r.getTopic(), r.getPartition(), r.getFromOffset(), r.getToOffset())) {

@@ -100,8 +100,7 @@ final class AdaptersCommand {
                   config.kafkaClientProperties(), config.topics(), config.schemaRegistry(), model),
               SnapshotLog.read(
                   config.kafkaClientProperties(), config.topics(), config.schemaRegistry(), model),
-              Replayability.earliestOffsets(
-                  config.kafkaClientProperties(), config.topics().pairs()));
+              earliest(config));
       for (AdapterManifest m : log.versions()) {
         Optional<String> replay =
             replayable.getOrDefault(m.getVersion(), Optional.of("not read back"));
@@ -314,6 +313,17 @@ final class AdaptersCommand {
           .put("from_offset", r.getFromOffset())
           .put("to_offset", r.getToOffset());
     }
+  }
+
+  /** The first offset each partition of pairs and unpaired (unpaired-loss versions) holds. */
+  private static Map<org.apache.kafka.common.TopicPartition, Long> earliest(
+      dev.prefstream.schemas.config.CommonConfig config) {
+    Map<org.apache.kafka.common.TopicPartition, Long> earliest =
+        new java.util.HashMap<>(
+            Replayability.earliestOffsets(config.kafkaClientProperties(), config.topics().pairs()));
+    earliest.putAll(
+        Replayability.earliestOffsets(config.kafkaClientProperties(), config.topics().unpaired()));
+    return earliest;
   }
 
   private static String toRow(AdapterManifest m) {

@@ -73,7 +73,11 @@ final class TrainerCommand implements Callable<Integer> {
             },
             telemetry);
     System.out.println(
-        "trainer running on " + config.topics().pairs() + " with " + config.modelDir());
+        "trainer running on "
+            + config.topics().pairs()
+            + (config.unpairedInput() ? " and " + config.topics().unpaired() : "")
+            + " with "
+            + config.modelDir());
     Until.stopped(Telemetry.closing(trainer, telemetry));
     return 0;
   }

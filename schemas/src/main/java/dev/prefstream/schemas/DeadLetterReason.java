@@ -54,13 +54,14 @@ public enum DeadLetterReason {
   // the trainer cannot use a pair
   UNUSABLE_PAIR(
       "unusable_pair",
-      "the trainer cannot tokenize the pair for its base model (e.g. chat messages for a model"
-          + " without a chat template)",
+      "the trainer cannot tokenize the pair (or, with an unpaired loss, the unpaired record) for"
+          + " its base model (e.g. chat messages for a model without a chat template)",
       false),
   MODEL_NOT_TRAINED(
       "model_not_trained",
-      "the trainer that owns the pairs partition does not train this model id (excluded by"
-          + " trainer.model.ids, over trainer.max.models, or keyed to a second partition)",
+      "the trainer that owns the pairs (or unpaired) partition does not train this model id"
+          + " (excluded by trainer.model.ids, over trainer.max.models, or keyed to a second"
+          + " partition)",
       false);
 
   private final String code;

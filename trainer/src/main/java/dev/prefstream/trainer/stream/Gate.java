@@ -2,6 +2,7 @@ package dev.prefstream.trainer.stream;
 
 import dev.prefstream.schemas.MetricNames;
 import dev.prefstream.schemas.avro.PreferencePair;
+import dev.prefstream.schemas.avro.UnpairedFeedback;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -25,7 +26,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The evaluation gate of one model: the held-out pairs (a deterministic share by pair id, the most
  * recent {@code trainer.holdout.max.pairs}) and the verdict on a candidate's held-out evaluation (a
- * reward-accuracy floor and a KL ceiling).
+ * reward-accuracy floor and a KL ceiling). With an unpaired loss, unpaired records are held out by
+ * the same rule (a hash of feedback_id), kept apart, and committed with the state the same way; the
+ * gate's floor and ceiling are then off ({@link TrainerConfig} refuses them at start-up).
  */
 final class Gate {
   /** Why a candidate may not be published. */
@@ -34,6 +37,9 @@ final class Gate {
   /** The held-out pairs in the trainer state: the gate judges the same pairs after a restart. */
   static final String HELD_OUT_FILE = "heldout.avro";
 
+  /** The held-out unpaired records (unpaired losses), likewise. */
+  static final String HELD_OUT_UNPAIRED_FILE = "heldout-unpaired.avro";
+
   private static final Logger log = LoggerFactory.getLogger(Gate.class);
 
   private final HoldoutSplit split;
@@ -41,6 +47,7 @@ final class Gate {
   private final double minAccuracy;
   private final double maxKl;
   private final Deque<PreferencePair> heldOut = new ArrayDeque<>();
+  private final Deque<UnpairedFeedback> heldOutUnpaired = new ArrayDeque<>();
 
   Gate(TrainerConfig config) {
     this.split = new HoldoutSplit(config.getDouble(TrainerConfig.HOLDOUT_PERCENT_CONFIG));
@@ -64,6 +71,21 @@ final class Gate {
     return true;
   }
 
+  /** As {@link #holdOut(PreferencePair)}, for an unpaired record (by its feedback_id). */
+  boolean holdOut(UnpairedFeedback example) {
+    if (!split.isHeldOut(example.getFeedbackId())) {
+      return false;
+    }
+    if (heldOutUnpaired.stream().anyMatch(u -> u.getFeedbackId().equals(example.getFeedbackId()))) {
+      return true; // re-read after a restart: already restored from the state
+    }
+    heldOutUnpaired.addLast(example);
+    while (heldOutUnpaired.size() > maxPairs) {
+      heldOutUnpaired.removeFirst();
+    }
+    return true;
+  }
+
   /**
    * The held-out evaluation of the learner's current adapter, with {@code eval/pairs}; empty when
    * the gate is off. With no held-out pair yet it is only {@code eval/pairs = 0}: reported (in the
@@ -75,12 +97,15 @@ final class Gate {
       return Map.of();
     }
     Map<String, Double> metrics = new TreeMap<>();
-    if (!heldOut.isEmpty()) {
-      metrics.putAll(learner.evaluate(List.copyOf(heldOut)));
+    if (!heldOut.isEmpty() || !heldOutUnpaired.isEmpty()) {
+      metrics.putAll(
+          heldOutUnpaired.isEmpty()
+              ? learner.evaluate(List.copyOf(heldOut))
+              : learner.evaluate(List.copyOf(heldOut), List.copyOf(heldOutUnpaired)));
     } else {
       log.warn("the gate has no held-out pairs yet: this candidate is published unevaluated");
     }
-    metrics.put(EVAL_PAIRS, (double) heldOut.size());
+    metrics.put(EVAL_PAIRS, (double) heldOut.size() + heldOutUnpaired.size());
     return metrics;
   }
 
@@ -90,36 +115,46 @@ final class Gate {
   /** {@code stateFiles} plus the held-out pairs, for the state committed with a version. */
   Map<String, byte[]> with(Map<String, byte[]> stateFiles) {
     Map<String, byte[]> all = new LinkedHashMap<>(stateFiles);
-    all.put(HELD_OUT_FILE, encode());
+    all.put(HELD_OUT_FILE, encode(heldOut, PreferencePair.class));
+    if (!heldOutUnpaired.isEmpty()) {
+      all.put(HELD_OUT_UNPAIRED_FILE, encode(heldOutUnpaired, UnpairedFeedback.class));
+    }
     return all;
   }
 
-  /** Takes back the held-out pairs of a committed state (none in states of older versions). */
-  void restore(byte[] file) {
-    heldOut.clear();
+  /** Takes back the held-out records of a committed state (none in states of older versions). */
+  void restore(Map<String, byte[]> stateFiles) {
+    restore(heldOut, stateFiles.get(HELD_OUT_FILE), PreferencePair.class);
+    restore(heldOutUnpaired, stateFiles.get(HELD_OUT_UNPAIRED_FILE), UnpairedFeedback.class);
+  }
+
+  private static <T> void restore(Deque<T> into, byte[] file, Class<T> type) {
+    into.clear();
     if (file == null) {
       return;
     }
-    SpecificDatumReader<PreferencePair> reader = new SpecificDatumReader<>(PreferencePair.class);
+    SpecificDatumReader<T> reader = new SpecificDatumReader<>(type);
     BinaryDecoder in = DecoderFactory.get().binaryDecoder(file, null);
     try {
       while (!in.isEnd()) {
-        heldOut.addLast(reader.read(null, in));
+        into.addLast(reader.read(null, in));
       }
     } catch (IOException | RuntimeException e) {
       log.error(
-          "held-out pairs in the trainer state are unreadable, starting without: {}", e.toString());
-      heldOut.clear();
+          "held-out {} records in the trainer state are unreadable, starting without: {}",
+          type.getSimpleName(),
+          e.toString());
+      into.clear();
     }
   }
 
-  private byte[] encode() {
+  private static <T> byte[] encode(Deque<T> records, Class<T> type) {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    SpecificDatumWriter<PreferencePair> writer = new SpecificDatumWriter<>(PreferencePair.class);
+    SpecificDatumWriter<T> writer = new SpecificDatumWriter<>(type);
     BinaryEncoder out = EncoderFactory.get().binaryEncoder(bytes, null);
     try {
-      for (PreferencePair pair : heldOut) {
-        writer.write(pair, out);
+      for (T record : records) {
+        writer.write(record, out);
       }
       out.flush();
     } catch (IOException e) {

@@ -1,6 +1,7 @@
 package dev.prefstream.trainer.stream;
 
 import dev.prefstream.schemas.avro.PreferencePair;
+import dev.prefstream.schemas.avro.UnpairedFeedback;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -26,6 +27,37 @@ public interface Learner extends AutoCloseable {
    * nats) and the other TRL-named metrics, prefixed {@code eval/}.
    */
   Map<String, Double> evaluate(List<PreferencePair> pairs);
+
+  /**
+   * Why {@code example} (a thumbs up or down from the {@code unpaired} topic) cannot be trained, or
+   * empty when it can. A learner of a pair loss takes no unpaired feedback at all.
+   */
+  default Optional<String> problemWith(UnpairedFeedback example) {
+    return Optional.of("this learner's loss trains on pairs, not on unpaired feedback");
+  }
+
+  /**
+   * One optimizer step on a batch of pairs and unpaired examples. A learner of an unpaired loss
+   * (kto, apo_zero_unpaired) splits each pair into a desirable and an undesirable example; a pair
+   * loss takes pairs only.
+   */
+  default StepReport step(List<PreferencePair> pairs, List<UnpairedFeedback> unpaired) {
+    if (!unpaired.isEmpty()) {
+      throw new IllegalStateException(
+          "this learner's loss trains on pairs; got " + unpaired.size() + " unpaired examples");
+    }
+    return step(pairs);
+  }
+
+  /** As {@link #evaluate(List)}, with unpaired examples (unpaired losses only). */
+  default Map<String, Double> evaluate(
+      List<PreferencePair> pairs, List<UnpairedFeedback> unpaired) {
+    if (!unpaired.isEmpty()) {
+      throw new IllegalStateException(
+          "this learner's loss trains on pairs; got " + unpaired.size() + " unpaired examples");
+    }
+    return evaluate(pairs);
+  }
 
   /** The adapter as it stands: its PEFT files' contents, and whether every weight is finite. */
   Snapshot adapter();

@@ -9,9 +9,12 @@ import dev.prefstream.schemas.avro.PartitionPosition;
 import dev.prefstream.schemas.avro.PreferencePair;
 import dev.prefstream.schemas.avro.Rejection;
 import dev.prefstream.schemas.avro.TrainerState;
+import dev.prefstream.schemas.avro.UnpairedFeedback;
 import dev.prefstream.schemas.avro.VersionRefusal;
 import dev.prefstream.schemas.serde.WireFormatException;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,10 +30,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One model id's training on one pairs partition (pairs are keyed by model id, so a model lives on
- * exactly one partition). It wires the pieces, each with one job: the {@link BatchQueue} of pairs
- * not yet trained, the {@link VersionDraft} of the next version's lineage, the {@link Gate} with
- * its held-out pairs, and the {@link VersionWriter} that commits versions and refusals; it keeps
- * the step and version counters and the last published state to fall back on.
+ * exactly one partition), and with an unpaired loss also on the unpaired partition of the same
+ * number (that topic is keyed by model id too: co-partitioned). It wires the pieces, each with one
+ * job: the {@link BatchQueue} of pairs not yet trained, the {@link VersionDraft} of the next
+ * version's lineage, the {@link Gate} with its held-out pairs, and the {@link VersionWriter} that
+ * commits versions and refusals; it keeps the step and version counters and the last published
+ * state to fall back on.
  */
 final class ModelSession implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ModelSession.class);
@@ -43,7 +48,7 @@ final class ModelSession implements AutoCloseable {
   }
 
   private final String modelId;
-  private final TopicPartition partition;
+  private final List<TopicPartition> partitions;
   private final Learner learner;
   private final TrainerConfig config;
   private final ModelMetrics metrics;
@@ -60,20 +65,20 @@ final class ModelSession implements AutoCloseable {
 
   ModelSession(
       String modelId,
-      TopicPartition partition,
+      List<TopicPartition> partitions,
       Learner learner,
       AdapterPublisher publisher,
       TrainerStateWriter stateWriter,
       TrainerConfig config,
       BaseModel baseModel) {
     this.modelId = modelId;
-    this.partition = partition;
+    this.partitions = List.copyOf(partitions);
     this.learner = learner;
     this.config = config;
     this.metrics = new ModelMetrics(modelId);
-    this.draft = new VersionDraft(partition);
+    this.draft = new VersionDraft(partitions);
     this.gate = new Gate(config);
-    this.writer = new VersionWriter(modelId, partition, publisher, stateWriter, config, baseModel);
+    this.writer = new VersionWriter(modelId, publisher, stateWriter, config, baseModel);
     this.publishedState = learner.stateFiles();
   }
 
@@ -82,15 +87,16 @@ final class ModelSession implements AutoCloseable {
     TrainerState state = restored.state();
     learner.restore(restored.files());
     publishedState = restored.files();
-    gate.restore(restored.files().get(Gate.HELD_OUT_FILE));
+    gate.restore(restored.files());
     version = state.getVersion();
     step = state.getStep();
     publishedStep = step;
     skippedBatches = state.getSkippedBatches();
     metrics.currentVersion.set(version);
     for (PartitionPosition p : state.getPositions()) {
-      if (p.getTopic().equals(partition.topic()) && p.getPartition() == partition.partition()) {
-        draft.startAt(p.getNextOffset());
+      TopicPartition tp = new TopicPartition(p.getTopic(), p.getPartition());
+      if (partitions.contains(tp)) {
+        draft.startAt(tp, p.getNextOffset());
       }
     }
     if (!state.getConfigHash().equals(config.configHash())) {
@@ -105,9 +111,11 @@ final class ModelSession implements AutoCloseable {
     log.info("{}: resumed at v{}, step {}", modelId, version, step);
   }
 
-  /** True when {@code offset} is already part of a published version of this model. */
-  boolean alreadyPublished(long offset) {
-    return draft.before(offset);
+  /**
+   * True when {@code offset} of {@code tp} is already part of a published version of this model.
+   */
+  boolean alreadyPublished(TopicPartition tp, long offset) {
+    return draft.before(tp, offset);
   }
 
   /** A pairs record that cannot be read: a dead letter that commits with the range holding it. */
@@ -129,22 +137,56 @@ final class ModelSession implements AutoCloseable {
     Optional<String> problem = learner.problemWith(pair);
     if (problem.isPresent()) {
       log.error(
-          "{}: pair {} at {}@{} cannot be trained: {}",
+          "{}: pair {} at {}-{}@{} cannot be trained: {}",
           modelId,
           pair.getPairId(),
-          partition,
+          record.topic(),
+          record.partition(),
           record.offset(),
           problem.get());
       reject(record, DeadLetterReason.UNUSABLE_PAIR, problem.get(), pair.getEventIds());
       listener.onDeadLetter(modelId, DeadLetterReason.UNUSABLE_PAIR.code());
       return;
     }
-    draft.saw(record.offset());
+    TopicPartition tp = new TopicPartition(record.topic(), record.partition());
+    draft.saw(tp, record.offset());
     if (gate.holdOut(pair)) {
       metrics.heldOutPairs.incrementAndGet();
       return;
     }
-    queue.add(record.offset(), pair, nowNanos);
+    queue.add(tp, record.offset(), pair, nowNanos);
+  }
+
+  /**
+   * Takes the unpaired record (thumbs up/down) in {@code record}, as {@link #add(ConsumerRecord,
+   * PreferencePair, long, TrainerListener)} takes a pair: held out, queued, or a dead letter.
+   */
+  void add(
+      ConsumerRecord<String, byte[]> record,
+      UnpairedFeedback example,
+      long nowNanos,
+      TrainerListener listener) {
+    Optional<String> problem = learner.problemWith(example);
+    if (problem.isPresent()) {
+      log.error(
+          "{}: unpaired record {} at {}-{}@{} cannot be trained: {}",
+          modelId,
+          example.getFeedbackId(),
+          record.topic(),
+          record.partition(),
+          record.offset(),
+          problem.get());
+      reject(record, DeadLetterReason.UNUSABLE_PAIR, problem.get(), example.getEventIds());
+      listener.onDeadLetter(modelId, DeadLetterReason.UNUSABLE_PAIR.code());
+      return;
+    }
+    TopicPartition tp = new TopicPartition(record.topic(), record.partition());
+    draft.saw(tp, record.offset());
+    if (gate.holdOut(example)) {
+      metrics.heldOutPairs.incrementAndGet();
+      return;
+    }
+    queue.add(tp, record.offset(), example, nowNanos);
   }
 
   private void reject(
@@ -171,38 +213,58 @@ final class ModelSession implements AutoCloseable {
     return queue.waitedTooLong(nowNanos, maxWaitNanos);
   }
 
-  /** Trains the oldest {@code size} pending pairs as one batch. */
+  /**
+   * Trains the oldest {@code size} pending records as one batch. Its records are put in a canonical
+   * order, the one the batch's ranges name: pairs by offset, then unpaired records by offset (which
+   * partition's records arrived first does not matter within a batch).
+   */
   void trainBatch(int size, TrainerListener listener) {
-    List<BatchQueue.Pending> taken = queue.take(size);
-    List<PreferencePair> pairs = taken.stream().map(BatchQueue.Pending::pair).toList();
+    List<BatchQueue.Pending> taken = new ArrayList<>(queue.take(size));
+    taken.sort(
+        Comparator.comparingInt((BatchQueue.Pending p) -> partitions.indexOf(p.partition()))
+            .thenComparingLong(BatchQueue.Pending::offset));
+    List<PreferencePair> pairs = new ArrayList<>();
+    List<UnpairedFeedback> unpaired = new ArrayList<>();
+    Map<TopicPartition, long[]> ranges = new LinkedHashMap<>();
+    for (BatchQueue.Pending p : taken) {
+      if (p.pair() != null) {
+        pairs.add(p.pair());
+      } else {
+        unpaired.add(p.unpaired());
+      }
+      ranges.computeIfAbsent(p.partition(), k -> new long[] {p.offset(), p.offset()})[1] =
+          p.offset();
+    }
     long started = System.nanoTime();
-    Learner.StepReport report = learner.step(pairs);
+    Learner.StepReport report =
+        unpaired.isEmpty() ? learner.step(pairs) : learner.step(pairs, unpaired);
     Map<String, Double> stepMetrics = new TreeMap<>(report.metrics());
     stepMetrics.put(MetricNames.STEP_MS, (System.nanoTime() - started) / 1e6);
-    long first = taken.get(0).offset();
-    long last = taken.get(taken.size() - 1).offset();
     draft.trained(
         step,
-        first,
-        last,
-        pairs.size(),
+        ranges,
+        taken.size(),
         report.applied(),
         stepMetrics,
-        pairs.stream().map(PreferencePair::getOccurredAt).toList());
-    metrics.stepped(report.applied(), pairs.size(), report.metrics());
+        taken.stream().map(BatchQueue.Pending::occurredAt).toList());
+    metrics.stepped(report.applied(), taken.size(), report.metrics());
     if (report.applied()) {
       step++;
     } else {
       skippedBatches++;
       log.warn(
-          "{}: skipped the batch at offsets {}-{} of {}: non-finite loss or gradient ({})",
+          "{}: skipped the batch at {}: non-finite loss or gradient ({})",
           modelId,
-          first,
-          last,
-          partition,
+          describe(ranges),
           report.metrics());
     }
-    listener.onStep(modelId, step, report.applied(), pairs.size(), stepMetrics);
+    listener.onStep(modelId, step, report.applied(), taken.size(), stepMetrics);
+  }
+
+  private static String describe(Map<TopicPartition, long[]> ranges) {
+    List<String> parts = new ArrayList<>();
+    ranges.forEach((tp, r) -> parts.add(tp + " offsets " + r[0] + "-" + r[1]));
+    return String.join(", ", parts);
   }
 
   /** True when a version is due: enough batches, or enough time with at least one batch. */
@@ -216,11 +278,12 @@ final class ModelSession implements AutoCloseable {
   }
 
   /**
-   * The first offset this session still needs re-read after a crash: empty when everything it
-   * consumed is (or, {@code afterPublishing}, is about to be) accounted for by a committed record.
+   * The first offset of {@code tp} this session still needs re-read after a crash: empty when
+   * everything it consumed there is (or, {@code afterPublishing}, is about to be) accounted for by
+   * a committed record.
    */
-  OptionalLong holdBack(boolean afterPublishing) {
-    return draft.holdBack(afterPublishing, !queue.isEmpty());
+  OptionalLong holdBack(TopicPartition tp, boolean afterPublishing) {
+    return draft.holdBack(tp, afterPublishing, queue.holds(tp));
   }
 
   /**
@@ -322,8 +385,14 @@ final class ModelSession implements AutoCloseable {
     return modelId;
   }
 
-  TopicPartition partition() {
-    return partition;
+  /** The model's input partitions: its pairs partition, then (unpaired loss) its unpaired one. */
+  List<TopicPartition> partitions() {
+    return partitions;
+  }
+
+  /** True when {@code tp} is one of this model's input partitions. */
+  boolean owns(TopicPartition tp) {
+    return partitions.contains(tp);
   }
 
   long version() {

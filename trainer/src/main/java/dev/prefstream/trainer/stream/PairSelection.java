@@ -1,6 +1,7 @@
 package dev.prefstream.trainer.stream;
 
 import dev.prefstream.schemas.avro.PreferencePair;
+import dev.prefstream.schemas.avro.UnpairedFeedback;
 
 /**
  * The rules by which the trainer leaves a readable pair of its model out of the batches, for audits
@@ -18,5 +19,10 @@ public final class PairSelection {
   /** True when the trainer held {@code pair} out of training. */
   public boolean heldOut(PreferencePair pair) {
     return split.isHeldOut(pair.getPairId());
+  }
+
+  /** True when the trainer held {@code example} out of training (by its feedback_id). */
+  public boolean heldOut(UnpairedFeedback example) {
+    return split.isHeldOut(example.getFeedbackId());
   }
 }

@@ -8,6 +8,7 @@ import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.BaseModel;
 import dev.prefstream.schemas.avro.PreferencePair;
 import dev.prefstream.schemas.avro.Rejection;
+import dev.prefstream.schemas.avro.UnpairedFeedback;
 import dev.prefstream.schemas.registry.SchemaRegistry;
 import dev.prefstream.schemas.serde.ConfluentAvro;
 import dev.prefstream.schemas.serde.WireFormatException;
@@ -18,6 +19,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
@@ -34,6 +36,7 @@ import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.consumer.RangeAssignor;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
@@ -55,6 +58,15 @@ import org.slf4j.LoggerFactory;
  * trainer.max.models}, or seen on a second partition) are dead letters that commit with the next
  * transaction on their partition; the committed offset's metadata records how far they are written,
  * so a restart writes none twice.
+ *
+ * <p>Unpaired feedback: with an unpaired loss (kto, apo_zero_unpaired) the trainer also consumes
+ * {@code unpaired} (thumbs up/down), co-partitioned with {@code pairs} by model id: a model trained
+ * from pairs partition i also trains the unpaired records of partition i, in the same batches and
+ * versions; each version's lineage and each batch name their ranges on both partitions, and the
+ * transaction commits the offsets of both. The partition counts must be equal (checked at start-up)
+ * and RangeAssignor gives partition i of both topics to the same member (checked at every
+ * assignment). The ownership rule above holds for each of the two partitions. With a pair loss the
+ * trainer does not read {@code unpaired} at all.
  *
  * <p>Steps, gates and publishes run on a worker thread while this thread keeps polling (with every
  * partition paused), so group membership survives work of any length.
@@ -80,6 +92,8 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
   private final TrainerListener listener;
   private final Topics topics;
   private final ConfluentAvro<PreferencePair> pairs;
+  private final ConfluentAvro<UnpairedFeedback> unpaired;
+  private final boolean unpairedInput;
   private final KafkaConsumer<String, byte[]> consumer;
   private final Map<String, Object> producerProperties;
   private final Map<String, ModelSession> sessions = new HashMap<>();
@@ -107,6 +121,8 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
     this.listener = listener;
     this.topics = config.topics();
     this.pairs = new ConfluentAvro<>(PreferencePair.class, registry, false);
+    this.unpaired = new ConfluentAvro<>(UnpairedFeedback.class, registry, false);
+    this.unpairedInput = config.unpairedInput();
     this.onlyModels = Set.copyOf(config.modelIds());
     this.maxModels = config.getInt(TrainerConfig.MAX_MODELS_CONFIG);
     long waitMs =
@@ -130,6 +146,11 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
     props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
     props.put(
         ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Math.max(16, 2 * config.recipe().batchSize()));
+    if (unpairedInput) {
+      // partition i of pairs and of unpaired (equal counts) to the same member: a model's two
+      // partitions; TrainerConfig refuses any other strategy with an unpaired loss
+      props.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, RangeAssignor.class.getName());
+    }
     this.consumer =
         new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer());
     this.worker =
@@ -144,7 +165,12 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
   /** Trains until {@link #close()} is called from another thread. */
   @Override
   public void run() {
-    consumer.subscribe(List.of(topics.pairs()), new Rebalance());
+    if (unpairedInput) {
+      checkCoPartitioned();
+      consumer.subscribe(List.of(topics.pairs(), topics.unpaired()), new Rebalance());
+    } else {
+      consumer.subscribe(List.of(topics.pairs()), new Rebalance());
+    }
     long maxWaitNanos = config.getLong(TrainerConfig.BATCH_MAX_WAIT_MS_CONFIG) * 1_000_000;
     int batchSize = config.recipe().batchSize();
     try {
@@ -175,7 +201,7 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
         for (var entry : List.copyOf(letters.entrySet())) {
           if (entry.getValue().waited(System.nanoTime(), deadLetterWaitNanos)) {
             sessions.values().stream()
-                .filter(s -> s.partition().equals(entry.getKey()) && s.canCommitDeadLetters())
+                .filter(s -> s.owns(entry.getKey()) && s.canCommitDeadLetters())
                 .findFirst()
                 .ifPresent(this::commitDeadLetters);
           }
@@ -200,14 +226,65 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
     return sessions.get(session.modelId()) == session;
   }
 
+  /**
+   * At start-up, with an unpaired loss: pairs and unpaired have the same number of partitions, so
+   * that a model id's records of both land on partitions of one number (both keyed by model id).
+   */
+  private void checkCoPartitioned() {
+    int pairCount = consumer.partitionsFor(topics.pairs()).size();
+    int unpairedCount = consumer.partitionsFor(topics.unpaired()).size();
+    if (pairCount == 0 || pairCount != unpairedCount) {
+      throw new IllegalStateException(
+          "with "
+              + dev.prefstream.trainer.recipe.Recipe.LOSS_CONFIG
+              + "="
+              + config.recipe().loss().type().trlName()
+              + " the trainer reads "
+              + topics.pairs()
+              + " and "
+              + topics.unpaired()
+              + ", which must exist and have the same number of partitions (both are keyed by"
+              + " model id, so a model's records of both share a partition number); "
+              + topics.pairs()
+              + " has "
+              + pairCount
+              + ", "
+              + topics.unpaired()
+              + " has "
+              + unpairedCount);
+    }
+  }
+
+  /**
+   * A model's input partitions of number {@code partition}: pairs, then (unpaired loss) unpaired.
+   */
+  private List<TopicPartition> inputs(int partition) {
+    TopicPartition pairsPartition = new TopicPartition(topics.pairs(), partition);
+    return unpairedInput
+        ? List.of(pairsPartition, new TopicPartition(topics.unpaired(), partition))
+        : List.of(pairsPartition);
+  }
+
+  /** The record decoded: a PreferencePair, or an UnpairedFeedback from the unpaired topic. */
+  private Object decode(ConsumerRecord<String, byte[]> record, boolean isUnpaired) {
+    return isUnpaired ? unpaired.decode(record.value()) : pairs.decode(record.value());
+  }
+
+  private static String modelIdOf(Object decoded) {
+    return decoded instanceof UnpairedFeedback u
+        ? u.getModelId()
+        : ((PreferencePair) decoded).getModelId();
+  }
+
   private void accept(ConsumerRecord<String, byte[]> record) {
     TopicPartition tp = new TopicPartition(record.topic(), record.partition());
+    boolean isUnpaired = unpairedInput && record.topic().equals(topics.unpaired());
     PartitionLetters partition = letters.computeIfAbsent(tp, k -> new PartitionLetters());
     String modelId = record.key();
-    PreferencePair decoded = null;
+    Object decoded = null;
     if (modelId == null) {
       try {
-        decoded = pairs.decode(record.value());
+        decoded = decode(record, isUnpaired);
       } catch (WireFormatException e) {
         orphan(
             partition,
@@ -217,7 +294,7 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
             null);
         return;
       }
-      modelId = decoded.getModelId();
+      modelId = modelIdOf(decoded);
     }
     if (!ModelIds.isValid(modelId)) {
       orphan(
@@ -237,30 +314,30 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
       }
       session = open(modelId, tp);
       sessions.put(modelId, session);
-    } else if (!session.partition().equals(tp)) {
-      // ingest keys pairs by model id, so a model lives on one partition; a foreign producer
-      // that partitions otherwise breaks lineage, and its records are not trained
+    } else if (!session.owns(tp)) {
+      // ingest keys pairs and unpaired records by model id, so a model lives on one partition
+      // number; a foreign producer that partitions otherwise breaks lineage, and its records are
+      // not trained
       orphan(
           partition,
           record,
           DeadLetterReason.MODEL_NOT_TRAINED.code(),
           modelId
               + " is trained from "
-              + session.partition()
-              + " (pairs must be keyed by model id)",
+              + session.partitions()
+              + " (pairs and unpaired records must be keyed by model id)",
           modelId);
       return;
     }
-    if (session.alreadyPublished(record.offset())) {
+    if (session.alreadyPublished(tp, record.offset())) {
       return;
     }
-    PreferencePair pair = decoded;
-    if (pair == null) {
+    if (decoded == null) {
       try {
-        pair = pairs.decode(record.value());
+        decoded = decode(record, isUnpaired);
       } catch (WireFormatException e) {
         log.error(
-            "{}: unreadable pair at {}-{}@{} ({}): {}; it goes to the dead letters with the next"
+            "{}: unreadable record at {}-{}@{} ({}): {}; it goes to the dead letters with the next"
                 + " commit",
             modelId,
             record.topic(),
@@ -272,7 +349,11 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
         return;
       }
     }
-    session.add(record, pair, System.nanoTime(), listener);
+    if (decoded instanceof UnpairedFeedback example) {
+      session.add(record, example, System.nanoTime(), listener);
+    } else {
+      session.add(record, (PreferencePair) decoded, System.nanoTime(), listener);
+    }
   }
 
   /** Why this process will not train {@code modelId}, or null when it will. */
@@ -303,7 +384,7 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
       return; // written by an earlier commit; re-read because a model held the offset back
     }
     log.error(
-        "pairs record at {}-{}@{} goes to the dead letters ({}): {}",
+        "record at {}-{}@{} goes to the dead letters ({}): {}",
         record.topic(),
         record.partition(),
         record.offset(),
@@ -330,12 +411,14 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
       throw e;
     }
     ModelSession session =
-        new ModelSession(modelId, tp, learner, publisher, stateWriter, config, baseModel);
+        new ModelSession(
+            modelId, inputs(tp.partition()), learner, publisher, stateWriter, config, baseModel);
     TrainerStateReader.Restored restored = restoredState(modelId);
     if (restored != null) {
       session.restore(restored);
     } else {
-      log.info("{}: no published state, starting a new adapter on {}", modelId, tp);
+      log.info(
+          "{}: no published state, starting a new adapter on {}", modelId, session.partitions());
     }
     return session;
   }
@@ -451,29 +534,31 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
    *     it (it has no pairs pending, and its range ends after the last record it saw)
    */
   private Prepared prepare(ModelSession session, boolean sealsEverything) {
-    TopicPartition tp = session.partition();
-    long position = consumer.position(tp);
-    for (ConsumerRecord<String, byte[]> waiting : deferred) {
-      if (waiting.topic().equals(tp.topic()) && waiting.partition() == tp.partition()) {
-        position = Math.min(position, waiting.offset()); // delivered, not yet accepted
-      }
-    }
-    PartitionLetters partition = letters.computeIfAbsent(tp, k -> new PartitionLetters());
-    List<Rejection> orphans = partition.takeAll();
-    long commit = position;
-    for (ModelSession other : sessions.values()) {
-      if (other.partition().equals(tp) && !(sealsEverything && other == session)) {
-        var hold = other.holdBack(other == session);
-        if (hold.isPresent()) {
-          commit = Math.min(commit, hold.getAsLong());
+    Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
+    List<Rejection> orphans = new ArrayList<>();
+    // every input partition of the model: the transaction commits the offsets of both topics
+    for (TopicPartition tp : session.partitions()) {
+      long position = consumer.position(tp);
+      for (ConsumerRecord<String, byte[]> waiting : deferred) {
+        if (waiting.topic().equals(tp.topic()) && waiting.partition() == tp.partition()) {
+          position = Math.min(position, waiting.offset()); // delivered, not yet accepted
         }
       }
+      PartitionLetters partition = letters.computeIfAbsent(tp, k -> new PartitionLetters());
+      orphans.addAll(partition.takeAll());
+      long commit = position;
+      for (ModelSession other : sessions.values()) {
+        if (other.owns(tp) && !(sealsEverything && other == session)) {
+          var hold = other.holdBack(tp, other == session);
+          if (hold.isPresent()) {
+            commit = Math.min(commit, hold.getAsLong());
+          }
+        }
+      }
+      long writtenBefore = Math.max(partition.writtenBefore, position);
+      offsets.put(tp, new OffsetAndMetadata(commit, DEAD_LETTERED_BEFORE + writtenBefore));
     }
-    long writtenBefore = Math.max(partition.writtenBefore, position);
-    return new Prepared(
-        Map.of(tp, new OffsetAndMetadata(commit, DEAD_LETTERED_BEFORE + writtenBefore)),
-        consumer.groupMetadata(),
-        orphans);
+    return new Prepared(Map.copyOf(offsets), consumer.groupMetadata(), orphans);
   }
 
   private void publish(ModelSession session) {
@@ -495,13 +580,13 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
     } catch (FencedException e) {
       fenced(session, e, started);
     } catch (RuntimeException e) {
-      if (!consumer.assignment().contains(session.partition())) {
+      if (!consumer.assignment().containsAll(session.partitions())) {
         // the partition went to another member during the publish: its commit is refused, and
         // the new owner re-reads what it held
         log.warn(
             "{}: publish after losing {}: {}",
             session.modelId(),
-            session.partition(),
+            session.partitions(),
             e.toString());
         return;
       }
@@ -527,14 +612,18 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
   }
 
   private void committed(ModelSession session, Prepared prepared) {
-    OffsetAndMetadata offset = prepared.offsets().get(session.partition());
-    PartitionLetters partition = letters.get(session.partition());
-    if (partition != null) {
-      partition.writtenBefore =
-          Math.max(
-              partition.writtenBefore,
-              Long.parseLong(offset.metadata().substring(DEAD_LETTERED_BEFORE.length())));
-    }
+    prepared
+        .offsets()
+        .forEach(
+            (tp, offset) -> {
+              PartitionLetters partition = letters.get(tp);
+              if (partition != null) {
+                partition.writtenBefore =
+                    Math.max(
+                        partition.writtenBefore,
+                        Long.parseLong(offset.metadata().substring(DEAD_LETTERED_BEFORE.length())));
+              }
+            });
   }
 
   /**
@@ -544,7 +633,7 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
    * still owns it: every model on it drops its unpublished work and re-reads it.
    */
   private void fenced(ModelSession session, FencedException e, long startedNanos) {
-    TopicPartition tp = session.partition();
+    List<TopicPartition> tps = session.partitions();
     long elapsedMs = (System.nanoTime() - startedNanos) / 1_000_000;
     Object timeout = producerProperties.get(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG);
     boolean timedOut = elapsedMs >= Long.parseLong(String.valueOf(timeout));
@@ -555,24 +644,31 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
           elapsedMs,
           ProducerConfig.TRANSACTION_TIMEOUT_CONFIG,
           timeout,
-          tp);
+          tps);
     } else {
       log.warn(
           "{}: fenced by another producer with its transactional id (a rollback?): {}; reloading"
               + " committed state of {}",
           session.modelId(),
           e.getMessage(),
-          tp);
+          tps);
     }
-    closeSessions(sessions.values().stream().filter(s -> s.partition().equals(tp)).toList());
-    letters.remove(tp);
+    closeSessions(
+        sessions.values().stream()
+            .filter(s -> s.partitions().stream().anyMatch(tps::contains))
+            .toList());
     restoredStates = null;
-    if (consumer.assignment().contains(tp)) {
-      OffsetAndMetadata committed = consumer.committed(Set.of(tp)).get(tp);
-      letters.put(tp, PartitionLetters.after(committed));
-      consumer.seek(
-          tp,
-          committed != null ? committed.offset() : consumer.beginningOffsets(List.of(tp)).get(tp));
+    for (TopicPartition tp : tps) {
+      letters.remove(tp);
+      if (consumer.assignment().contains(tp)) {
+        OffsetAndMetadata committed = consumer.committed(Set.of(tp)).get(tp);
+        letters.put(tp, PartitionLetters.after(committed));
+        consumer.seek(
+            tp,
+            committed != null
+                ? committed.offset()
+                : consumer.beginningOffsets(List.of(tp)).get(tp));
+      }
     }
   }
 
@@ -643,13 +739,43 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
     }
   }
 
+  /**
+   * A model's pairs and unpaired partitions (the same number) must be owned by the same process:
+   * RangeAssignor ensures it for equal partition counts; a group whose members assign otherwise
+   * (another strategy on another member) would train a model's records on two processes.
+   */
+  private void checkAssignmentCoPartitioned() {
+    TreeSet<Integer> pairNumbers = new TreeSet<>();
+    TreeSet<Integer> unpairedNumbers = new TreeSet<>();
+    for (TopicPartition tp : consumer.assignment()) {
+      (tp.topic().equals(topics.pairs()) ? pairNumbers : unpairedNumbers).add(tp.partition());
+    }
+    if (!pairNumbers.equals(unpairedNumbers)) {
+      throw new IllegalStateException(
+          "this trainer was assigned partitions "
+              + pairNumbers
+              + " of "
+              + topics.pairs()
+              + " but "
+              + unpairedNumbers
+              + " of "
+              + topics.unpaired()
+              + ": a model's records of both must be trained by one process (every member of"
+              + " group "
+              + config.trainerId()
+              + " needs partition.assignment.strategy="
+              + RangeAssignor.class.getName()
+              + ", and the topics equal partition counts)");
+    }
+  }
+
   /** Partitions taken away drop their models' unpublished work: the new owner re-reads it. */
   private final class Rebalance implements ConsumerRebalanceListener {
     @Override
     public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
       List<ModelSession> lost = new ArrayList<>();
       for (ModelSession s : sessions.values()) {
-        if (partitions.contains(s.partition())) {
+        if (s.partitions().stream().anyMatch(partitions::contains)) {
           lost.add(s);
         }
       }
@@ -675,6 +801,9 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
           partitions.isEmpty() ? Map.of() : consumer.committed(Set.copyOf(partitions));
       for (TopicPartition tp : partitions) {
         letters.put(tp, PartitionLetters.after(committed.get(tp)));
+      }
+      if (unpairedInput) {
+        checkAssignmentCoPartitioned();
       }
       if (!partitions.isEmpty()) {
         readStates(); // once for every model of the new assignment

@@ -3,12 +3,13 @@ package dev.prefstream.trainer.stream;
 import dev.prefstream.publisher.ManifestSigner;
 import dev.prefstream.schemas.Sha256;
 import dev.prefstream.schemas.config.CommonConfig;
-import dev.prefstream.trainer.loss.LossType;
 import dev.prefstream.trainer.recipe.Recipe;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.RangeAssignor;
 import org.apache.kafka.common.config.ConfigDef;
 import org.apache.kafka.common.config.ConfigDef.Importance;
 import org.apache.kafka.common.config.ConfigDef.Range;
@@ -194,14 +195,55 @@ public final class TrainerConfig extends CommonConfig {
     }
     this.recipe = new Recipe(originals);
     this.signer = ManifestSigner.fromConfig(SIGNING_KEY_CONFIG, getString(SIGNING_KEY_CONFIG));
-    if (recipe.loss().type().unpaired()) {
-      throw new ConfigException(
-          Recipe.LOSS_CONFIG,
-          recipe.loss().type().trlName(),
-          "the streaming trainer trains on pairs; use a pair loss ("
-              + LossType.names().stream().filter(n -> !LossType.parse(n).unpaired()).toList()
-              + ")");
+    if (unpairedInput()) {
+      checkUnpaired(originals);
     }
+  }
+
+  /**
+   * With an unpaired loss the trainer reads {@code pairs} and {@code unpaired} and trains a model's
+   * records of both in one version sequence. The gate's judgments are defined on pairs (reward
+   * accuracy, per-token KL), which a KTO-style evaluation does not give, and a model's two
+   * partitions must go to the same member, which RangeAssignor ensures.
+   */
+  private void checkUnpaired(Map<?, ?> originals) {
+    String loss = recipe.loss().type().trlName();
+    for (String gateKey : List.of(GATE_MIN_ACCURACY_CONFIG, GATE_MAX_KL_CONFIG)) {
+      double value = getDouble(gateKey);
+      if (value > 0) {
+        throw new ConfigException(
+            gateKey,
+            value,
+            "the evaluation gate judges pairs (held-out reward accuracy and per-token KL); with "
+                + Recipe.LOSS_CONFIG
+                + "="
+                + loss
+                + " there is no such metric: set "
+                + gateKey
+                + "=0 or use a pair loss");
+      }
+    }
+    Object strategy = originals.get(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG);
+    if (strategy != null && !String.valueOf(strategy).equals(RangeAssignor.class.getName())) {
+      throw new ConfigException(
+          ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG,
+          strategy,
+          "with "
+              + Recipe.LOSS_CONFIG
+              + "="
+              + loss
+              + " the trainer reads pairs and unpaired, and partition i of both must go to the"
+              + " same trainer (co-partitioned by model id): leave it unset or use "
+              + RangeAssignor.class.getName());
+    }
+  }
+
+  /**
+   * True when the loss is unpaired (kto, apo_zero_unpaired): the trainer then consumes the {@code
+   * unpaired} topic as well as {@code pairs}; with a pair loss it does not read {@code unpaired}.
+   */
+  public boolean unpairedInput() {
+    return recipe.loss().type().unpaired();
   }
 
   /** Signs published manifests; null when {@value #SIGNING_KEY_CONFIG} is empty. */

@@ -191,9 +191,11 @@ public final class TrainerStateWriter {
               .setConfigHash(target.getConfigHash());
       Map<String, byte[]> stateFiles = new TreeMap<>();
       stateFiles.put(AdapterFiles.WEIGHTS, files.weights());
-      if (current != null && current.files().containsKey(Gate.HELD_OUT_FILE)) {
-        // the gate keeps judging on the same held-out pairs
-        stateFiles.put(Gate.HELD_OUT_FILE, current.files().get(Gate.HELD_OUT_FILE));
+      for (String heldOut : List.of(Gate.HELD_OUT_FILE, Gate.HELD_OUT_UNPAIRED_FILE)) {
+        if (current != null && current.files().containsKey(heldOut)) {
+          // the gate keeps judging on the same held-out records
+          stateFiles.put(heldOut, current.files().get(heldOut));
+        }
       }
       StateSnapshot snapshot = new StateSnapshot(state, stateFiles);
       return writer.alongside(

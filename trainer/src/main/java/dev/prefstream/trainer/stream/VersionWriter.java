@@ -23,7 +23,6 @@ import org.apache.kafka.common.TopicPartition;
  */
 final class VersionWriter implements AutoCloseable {
   private final String modelId;
-  private final TopicPartition partition;
   private final AdapterPublisher publisher;
   private final TrainerStateWriter stateWriter;
   private final TrainerConfig config;
@@ -31,13 +30,11 @@ final class VersionWriter implements AutoCloseable {
 
   VersionWriter(
       String modelId,
-      TopicPartition partition,
       AdapterPublisher publisher,
       TrainerStateWriter stateWriter,
       TrainerConfig config,
       BaseModel baseModel) {
     this.modelId = modelId;
-    this.partition = partition;
     this.publisher = publisher;
     this.stateWriter = stateWriter;
     this.config = config;
@@ -127,10 +124,7 @@ final class VersionWriter implements AutoCloseable {
     TrainerState.Builder state =
         TrainerState.newBuilder()
             .setStep(commit.step())
-            .setPositions(
-                List.of(
-                    new PartitionPosition(
-                        partition.topic(), partition.partition(), draft.trainedThrough())))
+            .setPositions(positions(draft))
             .setSkippedBatches(commit.skippedBatches())
             .setConfigHash(config.configHash())
             .setSettings(config.trainingSettings());
@@ -146,6 +140,16 @@ final class VersionWriter implements AutoCloseable {
         concat(draft.takeDeadLettersInRange(), commit.partitionDeadLetters()),
         commit.offsets(),
         commit.group());
+  }
+
+  /** Where the model's next version starts on each of its input partitions. */
+  private static List<PartitionPosition> positions(VersionDraft draft) {
+    List<PartitionPosition> positions = new ArrayList<>();
+    draft
+        .trainedThrough()
+        .forEach(
+            (tp, next) -> positions.add(new PartitionPosition(tp.topic(), tp.partition(), next)));
+    return positions;
   }
 
   private static List<Rejection> concat(List<Rejection> a, List<Rejection> b) {

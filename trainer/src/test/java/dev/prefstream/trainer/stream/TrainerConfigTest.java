@@ -49,11 +49,6 @@ class TrainerConfigTest {
     assertThatThrownBy(() -> new TrainerConfig(beta))
         .hasMessageContaining("train.beta")
         .hasMessageContaining("-1");
-    Map<String, Object> unpaired = minimal();
-    unpaired.put(Recipe.LOSS_CONFIG, "kto");
-    assertThatThrownBy(() -> new TrainerConfig(unpaired))
-        .hasMessageContaining("train.loss")
-        .hasMessageContaining("kto");
   }
 
   @Test
