@@ -310,6 +310,7 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
         reason,
         message);
     partition.add(Rejections.of(record, reason, message, modelId, null), System.nanoTime());
+    listener.onDeadLetter(modelId, reason);
   }
 
   private ModelSession open(String modelId, TopicPartition tp) {
