@@ -21,6 +21,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.BooleanSupplier;
@@ -333,6 +334,9 @@ class TrainerOwnershipIT {
         assertThat(trainer.failure()).isNull();
       }
     }
+    assertThat(Set.copyOf(uninterrupted.values()))
+        .as("the models' adapters differ from each other")
+        .hasSize(models.size());
     assertThat(restarted).isEqualTo(uninterrupted);
   }
 
@@ -425,11 +429,15 @@ class TrainerOwnershipIT {
     return settings;
   }
 
-  /** Rounds {@code from..from+count-1}: per round, one batch (4 pairs) of each model in turn. */
+  /**
+   * Rounds {@code from..from+count-1}: per round, one batch (4 pairs) of each model in turn. The
+   * k-th model's pairs start 100 k further in the harness's sequence of prompts, so each model
+   * learns from different batches (a mix-up of models' states shows).
+   */
   private static void produceRounds(Topics topics, List<String> models, int from, int count) {
     for (int r = from; r < from + count; r++) {
-      for (String model : models) {
-        harness.produce(topics, model, 4 * r, 4, id -> false);
+      for (int k = 0; k < models.size(); k++) {
+        harness.produce(topics, models.get(k), 100 * k + 4 * r, 4, id -> false);
       }
     }
   }
