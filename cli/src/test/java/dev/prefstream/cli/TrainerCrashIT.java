@@ -104,9 +104,14 @@ class TrainerCrashIT {
     Random random = new Random(42);
     List<Integer> versionsAtKill = new ArrayList<>();
     for (int kill = 0; kill < 5; kill++) {
+      // each run publishes two more versions (the trainer prints "m1 vN: ..."), then dies at a
+      // random moment of the next steps or transaction. Waiting for a version, not for a time:
+      // on a busy machine a kill 1-5 s after start landed before any version in all five runs.
+      // A kill inside a transaction costs the next start transaction.timeout.ms (see README).
+      int target = log(crash).versions().size() + 2;
       Process doomed = trainer(crash);
-      awaitLine(doomed, "trainer running");
-      Thread.sleep(1_000 + random.nextInt(4_000));
+      awaitLine(doomed, MODEL + " v" + target + ":");
+      Thread.sleep(random.nextInt(400)); // fault injection: when to kill, not synchronization
       doomed.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook, no clean close
       versionsAtKill.add(log(crash).versions().size());
     }
@@ -510,7 +515,7 @@ class TrainerCrashIT {
   }
 
   private static void awaitLine(Process process, String prefix) throws Exception {
-    ChildCli.awaitLine(process, outputs.get(process), prefix, Duration.ofMinutes(2));
+    ChildCli.awaitLine(process, outputs.get(process), prefix, Duration.ofMinutes(3));
   }
 
   private static void produce(Topics topics) {
