@@ -15,7 +15,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -71,7 +70,7 @@ class FatalErrorExitIT {
     Path output = dir.resolve("trainer.log");
     Process trainer = trainer(topics, modelDir, output);
     try {
-      awaitOutput(trainer, output, "m v1:");
+      ChildCli.awaitLine(trainer, output, "m v1:", Duration.ofMinutes(2));
       // another member takes the trainer's static group.instance.id: the trainer's consumer is
       // fenced (FencedInstanceIdException), which its thread cannot survive
       Map<String, Object> props = new HashMap<>(client);
@@ -134,17 +133,8 @@ class FatalErrorExitIT {
   }
 
   private static Process trainer(Topics topics, Path modelDir, Path output) throws Exception {
-    List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.add("-Dai.djl.offline=true");
-    command.add("-Dai.djl.default_engine=PyTorch");
-    command.add("-Dai.djl.pytorch.num_threads=1");
-    command.add("-Dai.djl.pytorch.num_interop_threads=1");
-    command.add("-cp");
-    command.add(
-        System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
-    command.add(PrefstreamCli.class.getName());
-    command.addAll(
+    return ChildCli.start(
+        output,
         List.of(
             "trainer",
             "--bootstrap-servers",
@@ -165,21 +155,5 @@ class FatalErrorExitIT {
             "trainer.instance.id=fatal-instance",
             "-D",
             "trainer.max.length=64"));
-    ProcessBuilder builder =
-        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile());
-    builder.environment().put("OPT_OUT_TRACKING", "true");
-    return builder.start();
-  }
-
-  private static void awaitOutput(Process process, Path output, String prefix) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
-    while (process.isAlive() && System.nanoTime() < deadline) {
-      if (Files.readAllLines(output).stream().anyMatch(l -> l.startsWith(prefix))) {
-        return;
-      }
-      Thread.sleep(100);
-    }
-    throw new AssertionError(
-        "no line '" + prefix + "' from the trainer:\n" + Files.readString(output));
   }
 }

@@ -22,7 +22,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -110,6 +109,16 @@ class MetricsIT {
                 "a first version",
                 p -> p.sum("prefstream_trainer_versions_published_total", m1) >= 1);
         produce(client, registry, topics, 24, 24, false);
+        List<String> moving =
+            List.of(
+                "prefstream_trainer_steps_total",
+                "prefstream_trainer_pairs_trained_total",
+                "prefstream_trainer_step_duration_seconds_count",
+                "prefstream_trainer_versions_published_total",
+                "prefstream_freshness_committed_seconds_count",
+                "prefstream_trainer_version");
+        // every counter asserted below has moved: a version published after the first scrape may
+        // hold only steps taken before it
         PrometheusText later =
             await(
                 port,
@@ -117,8 +126,7 @@ class MetricsIT {
                 log,
                 "a version from the second lot of pairs",
                 p ->
-                    p.sum("prefstream_trainer_versions_published_total", m1)
-                            > first.sum("prefstream_trainer_versions_published_total", m1)
+                    moving.stream().allMatch(c -> p.sum(c, m1) > first.sum(c, m1))
                         && p.sum("prefstream_trainer_pairs_trained_total", m1) > 24 * 0.8 - 4
                         && !Double.isNaN(
                             p.sum(
@@ -147,14 +155,7 @@ class MetricsIT {
                 "process_cpu_usage")) {
           assertThat(later.names()).as(name).contains(name);
         }
-        for (String counter :
-            List.of(
-                "prefstream_trainer_steps_total",
-                "prefstream_trainer_pairs_trained_total",
-                "prefstream_trainer_step_duration_seconds_count",
-                "prefstream_trainer_versions_published_total",
-                "prefstream_freshness_committed_seconds_count",
-                "prefstream_trainer_version")) {
+        for (String counter : moving) {
           assertThat(later.sum(counter, m1)).as(counter).isGreaterThan(first.sum(counter, m1));
         }
         assertThat(later.sum("prefstream_trainer_loss", m1)).isFinite().isPositive();
@@ -324,19 +325,7 @@ class MetricsIT {
   }
 
   private static String threadDump(Process process) {
-    try {
-      Process jstack =
-          new ProcessBuilder(
-                  Path.of(System.getProperty("java.home"), "bin", "jstack").toString(),
-                  Long.toString(process.pid()))
-              .redirectErrorStream(true)
-              .start();
-      String dump = new String(jstack.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      jstack.waitFor(30, TimeUnit.SECONDS);
-      return dump;
-    } catch (Exception e) {
-      return "no thread dump: " + e;
-    }
+    return ChildCli.threadDump(process);
   }
 
   private static void assertAlive(Process process, Path log) throws IOException {
@@ -345,9 +334,8 @@ class MetricsIT {
     }
   }
 
-  private static String tail(Path log) throws IOException {
-    List<String> lines = Files.readAllLines(log);
-    return String.join("\n", lines.subList(Math.max(0, lines.size() - 60), lines.size()));
+  private static String tail(Path log) {
+    return ChildCli.tail(log);
   }
 
   private static int freePort() throws IOException {
@@ -406,21 +394,6 @@ class MetricsIT {
   }
 
   private static Process start(Path log, String... args) throws Exception {
-    List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.add("-Dai.djl.offline=true");
-    command.add("-Dai.djl.default_engine=PyTorch");
-    command.add("-Dai.djl.pytorch.num_threads=1");
-    command.add("-Dai.djl.pytorch.num_interop_threads=1");
-    command.add("-Dprefstream.registry.home=" + System.getProperty("prefstream.registry.home"));
-    command.add("-cp");
-    command.add(
-        System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
-    command.add(PrefstreamCli.class.getName());
-    command.addAll(List.of(args));
-    ProcessBuilder builder =
-        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
-    builder.environment().put("OPT_OUT_TRACKING", "true");
-    return builder.start();
+    return ChildCli.start(log, List.of(args));
   }
 }

@@ -43,6 +43,18 @@ import org.slf4j.LoggerFactory;
 public final class AdapterPublisher implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(AdapterPublisher.class);
 
+  /**
+   * FAULT INJECTION, FOR TESTS ONLY: with {@code -Dprefstream.fault.halt.before.commit=N} the JVM
+   * halts (exit status 137, no shutdown hooks, like a SIGKILL) while publishing version N of any
+   * model, after the version's chunks, manifest and everything committed with it were sent to the
+   * broker and before {@code commitTransaction}. Crash tests use it to leave an open transaction
+   * behind that a restart must abort. Read once; absent (the default) does nothing.
+   */
+  public static final String FAULT_HALT_BEFORE_COMMIT = "prefstream.fault.halt.before.commit";
+
+  private static final long HALT_BEFORE_COMMIT_VERSION =
+      Long.getLong(FAULT_HALT_BEFORE_COMMIT, -1L);
+
   /** Data bytes per chunk: well under the adapters topic's 2 MiB max.message.bytes. */
   public static final int DEFAULT_CHUNK_BYTES = 1 << 20;
 
@@ -163,7 +175,8 @@ public final class AdapterPublisher implements AutoCloseable {
               complete[0] = signer == null ? built : signer.sign(built);
               return sendAdapterRecord(modelId, new AdapterRecord(complete[0]));
             },
-            alongside);
+            alongside,
+            version == HALT_BEFORE_COMMIT_VERSION ? () -> haltBeforeCommit(what) : () -> {});
     RecordMetadata where = committed(manifestSent, what);
     log.info(
         "published {} v{} ({} bytes, sha256 {}) at {}@{}",
@@ -186,7 +199,10 @@ public final class AdapterPublisher implements AutoCloseable {
     String what = "recording a refused candidate of " + modelId;
     committed(
         inTransaction(
-            what, () -> sendAdapterRecord(modelId, new AdapterRecord(refusal)), alongside),
+            what,
+            () -> sendAdapterRecord(modelId, new AdapterRecord(refusal)),
+            alongside,
+            () -> {}),
         what);
     log.warn("{}: candidate refused ({}): {}", modelId, refusal.getReason(), refusal.getMessage());
   }
@@ -196,11 +212,30 @@ public final class AdapterPublisher implements AutoCloseable {
    * dead letters and offsets this way when a model has nothing to publish).
    */
   public void commit(String what, Alongside alongside) {
-    inTransaction(what, () -> null, alongside);
+    inTransaction(what, () -> null, alongside, () -> {});
   }
 
-  /** Runs {@code sends}, then writes {@code alongside}, and commits it all as one transaction. */
-  private <T> T inTransaction(String what, Callable<T> sends, Alongside alongside) {
+  /**
+   * See {@link #FAULT_HALT_BEFORE_COMMIT}: every record of the transaction sent, none committed.
+   */
+  private void haltBeforeCommit(String what) {
+    producer.flush();
+    System.err.println(
+        "FAULT INJECTION ("
+            + FAULT_HALT_BEFORE_COMMIT
+            + "): halting the JVM while "
+            + what
+            + ", its records sent, before commitTransaction");
+    System.err.flush();
+    Runtime.getRuntime().halt(137);
+  }
+
+  /**
+   * Runs {@code sends}, then writes {@code alongside}, then {@code beforeCommit} (a test's fault
+   * injection, or nothing), and commits it all as one transaction.
+   */
+  private <T> T inTransaction(
+      String what, Callable<T> sends, Alongside alongside, Runnable beforeCommit) {
     producer.beginTransaction();
     try {
       T result = sends.call();
@@ -219,6 +254,7 @@ public final class AdapterPublisher implements AutoCloseable {
               }
             }
           });
+      beforeCommit.run();
       producer.commitTransaction();
       return result;
     } catch (ProducerFencedException | InvalidProducerEpochException e) {

@@ -391,6 +391,7 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
         reason,
         message);
     partition.add(Rejections.of(record, reason, message, modelId, null), System.nanoTime());
+    listener.onDeadLetter(modelId, reason);
   }
 
   private ModelSession open(String modelId, TopicPartition tp) {
@@ -661,7 +662,8 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
     for (TopicPartition tp : tps) {
       letters.remove(tp);
       if (consumer.assignment().contains(tp)) {
-        OffsetAndMetadata committed = consumer.committed(Set.of(tp)).get(tp);
+        OffsetAndMetadata committed =
+            consumer.committed(Set.of(tp), committedOffsetsTimeout()).get(tp);
         letters.put(tp, PartitionLetters.after(committed));
         consumer.seek(
             tp,
@@ -670,6 +672,18 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
                 : consumer.beginningOffsets(List.of(tp)).get(tp));
       }
     }
+  }
+
+  /**
+   * How long reading a partition's committed offset may take. The group coordinator answers only
+   * once a transaction holding offsets of the partition completes, and the transaction of a process
+   * killed between sending a version and committing it completes when the coordinator aborts it,
+   * after transaction.timeout.ms plus its abort check (every 10 s by default). With
+   * default.api.timeout.ms (60 s) a restart raced that abort and stopped with a TimeoutException.
+   */
+  private Duration committedOffsetsTimeout() {
+    Object timeout = producerProperties.get(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG);
+    return Duration.ofMillis(Long.parseLong(String.valueOf(timeout)) + 60_000);
   }
 
   private void closeSessions(Collection<ModelSession> toClose) {
@@ -798,7 +812,9 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
     @Override
     public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
       Map<TopicPartition, OffsetAndMetadata> committed =
-          partitions.isEmpty() ? Map.of() : consumer.committed(Set.copyOf(partitions));
+          partitions.isEmpty()
+              ? Map.of()
+              : consumer.committed(Set.copyOf(partitions), committedOffsetsTimeout());
       for (TopicPartition tp : partitions) {
         letters.put(tp, PartitionLetters.after(committed.get(tp)));
       }

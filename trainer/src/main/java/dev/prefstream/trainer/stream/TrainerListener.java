@@ -21,8 +21,12 @@ public interface TrainerListener {
   default void onRefused(VersionRefusal refusal) {}
 
   /**
-   * A pairs record became a dead letter ({@code reason} is a {@code DeadLetterReason} code); it
-   * commits with the version or refusal whose range holds it.
+   * A pairs record became a dead letter ({@code reason} is a {@code DeadLetterReason} code): of a
+   * model trained here (it commits with the version or refusal whose range holds it), or of no
+   * model trained here ({@code model_not_trained}, {@code invalid_model_id}, an unkeyed unreadable
+   * record; it commits with the next transaction on its partition). {@code modelId} is null when
+   * the record names no usable model id. A record re-read after a restart before its dead letter
+   * committed is reported again.
    */
   default void onDeadLetter(String modelId, String reason) {}
 }

@@ -1,5 +1,7 @@
 package dev.prefstream.trainer.stream;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.prefstream.embedded.EmbeddedStack;
 import dev.prefstream.publisher.AdapterLog;
 import dev.prefstream.schemas.TopicAdmin;
@@ -97,8 +99,12 @@ final class StreamingHarness {
   }
 
   Running start(Map<String, Object> settings, Learner.Factory learners) {
+    return start(settings, learners, TrainerListener.NONE);
+  }
+
+  Running start(Map<String, Object> settings, Learner.Factory learners, TrainerListener listener) {
     TrainerConfig config = new TrainerConfig(settings);
-    return new Running(new StreamingTrainer(config, registry, learners, TrainerListener.NONE));
+    return new Running(new StreamingTrainer(config, registry, learners, listener));
   }
 
   /** Produces {@code count} pairs for {@code model}: "I love X" preferred over "I hate X". */
@@ -180,6 +186,25 @@ final class StreamingHarness {
       }
     }
     return covered;
+  }
+
+  /**
+   * Checks that {@code model}'s versions are numbered 1..n, each the child of the one before, and
+   * that no version number was written twice ({@link AdapterLog} lists only the first manifest of a
+   * number and counts the others as {@code refused.duplicate_version}).
+   */
+  static void assertOneVersionSequence(AdapterLog log, String model) {
+    assertThat(log.skipped())
+        .as(model + ": no version number written twice")
+        .doesNotContainKey(AdapterLog.REFUSED + AdapterLog.DUPLICATE_VERSION);
+    long expected = 1;
+    for (AdapterManifest v : log.versions()) {
+      assertThat(v.getVersion()).as(model + " version numbers").isEqualTo(expected);
+      assertThat(v.getParentVersion())
+          .as(model + " v" + expected + "'s parent")
+          .isEqualTo(expected == 1 ? null : expected - 1);
+      expected++;
+    }
   }
 
   static String sha256(String text) {

@@ -21,6 +21,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.BooleanSupplier;
@@ -86,9 +87,17 @@ class TrainerOwnershipIT {
     settings.put(TrainerConfig.MODEL_IDS_CONFIG, "m1,m2,mu");
     Map<String, List<Long>> offsets = new TreeMap<>();
     int[] next = {0};
+    Map<String, Integer> reported = new java.util.concurrent.ConcurrentHashMap<>();
+    TrainerListener counting =
+        new TrainerListener() {
+          @Override
+          public void onDeadLetter(String modelId, String reason) {
+            reported.merge(reason, 1, Integer::sum);
+          }
+        };
     try (Learner.Factory real = DpoLearner.factory(new TrainerConfig(settings))) {
       Learner.Factory learners = wrap(real, m -> 0L, "mu"::equals);
-      try (StreamingHarness.Running trainer = harness.start(settings, learners)) {
+      try (StreamingHarness.Running trainer = harness.start(settings, learners, counting)) {
         produceMixed(topics, 60, next, offsets);
         await(
             trainer, () -> harness.log(topics, "m1").versions().size() >= 2, "m1 has two versions");
@@ -104,7 +113,7 @@ class TrainerOwnershipIT {
         assertThat(trainer.failure()).isNull();
       } // stopped without publishing what it holds: like a kill, for the committed state
       produceMixed(topics, 30, next, offsets);
-      try (StreamingHarness.Running restarted = harness.start(settings, learners)) {
+      try (StreamingHarness.Running restarted = harness.start(settings, learners, counting)) {
         long end = next[0];
         for (String model : List.of("m1", "m2")) {
           long last = offsets.get(model).get(offsets.get(model).size() - 1);
@@ -123,8 +132,7 @@ class TrainerOwnershipIT {
     assertThat(deadLettered.values()).as("no dead letter twice").allMatch(n -> n == 1);
     for (String model : List.of("m1", "m2")) {
       AdapterLog log = harness.log(topics, model);
-      List<Long> versions = log.versions().stream().map(AdapterManifest::getVersion).toList();
-      assertThat(versions).as(model + " version numbers").isEqualTo(sequence(versions.size()));
+      StreamingHarness.assertOneVersionSequence(log, model);
       TreeSet<Long> covered = StreamingHarness.coveredOnce(log);
       assertThat(covered)
           .as(model + "'s pairs are each in one version")
@@ -150,6 +158,15 @@ class TrainerOwnershipIT {
         .containsEntry("mu", "unusable_pair")
         .containsEntry("bad key!", "invalid_model_id")
         .containsEntry("garbage", "bad_magic_byte");
+    // every dead letter was reported to the listener (the metrics count them through it); a
+    // record re-read after the restart before its dead letter committed is reported twice
+    Map<String, Integer> written = new TreeMap<>();
+    dead.forEach(r -> written.merge(r.getReason(), 1, Integer::sum));
+    written.forEach(
+        (reason, n) ->
+            assertThat(reported.getOrDefault(reason, 0))
+                .as("dead letters reported to the listener as " + reason)
+                .isGreaterThanOrEqualTo(n));
   }
 
   /**
@@ -215,6 +232,254 @@ class TrainerOwnershipIT {
           "MEASURE restart-to-resume with %d models: %.2f s (trainer constructed to first step)%n",
           models.size(), (firstStep[0] - started) / 1e9);
     }
+  }
+
+  /**
+   * The gate's held-out pairs are part of the committed state: after a restart the gate judges the
+   * candidates on every held-out pair seen so far, not only on those read since the restart (the
+   * committed offset is past the earlier ones, so they are never read again).
+   */
+  @Test
+  void theGateJudgesTheSameHeldOutPairsAfterARestart() throws Exception {
+    Topics topics = harness.topics("gate-restart.");
+    Map<String, Object> settings = harness.trainerSettings(topics, "t-gate-restart");
+    settings.put(TrainerConfig.HOLDOUT_PERCENT_CONFIG, 25.0);
+    settings.put(TrainerConfig.GATE_MAX_KL_CONFIG, 1e9); // the gate evaluates, and never refuses
+    HoldoutSplit split = new HoldoutSplit(25.0);
+    // only model m on the topic: pair i is at offset i. Each run ends on a trained pair, so the
+    // last version covers everything produced (a trailing held-out pair waits for a batch)
+    int first = endOnTrainedPair(split, 40);
+    int all = endOnTrainedPair(split, first + 40);
+    long heldOutBefore = heldOutAmong(split, 0, first);
+    assertThat(heldOutBefore).as("held-out pairs before the restart").isPositive();
+    try (Learner.Factory learners = DpoLearner.factory(new TrainerConfig(settings))) {
+      try (StreamingHarness.Running trainer = harness.start(settings, learners)) {
+        harness.produce(topics, "m", 0, first, id -> false);
+        AdapterLog log = harness.awaitCoverage(topics, "m", first);
+        assertThat(evalPairs(log.latest().orElseThrow())).isEqualTo(heldOutBefore);
+        assertThat(trainer.failure()).isNull();
+      }
+      harness.produce(topics, "m", first, all - first, id -> false);
+      try (StreamingHarness.Running restarted = harness.start(settings, learners)) {
+        AdapterLog log = harness.awaitCoverage(topics, "m", all);
+        assertThat(restarted.failure()).isNull();
+        assertThat(evalPairs(log.latest().orElseThrow()))
+            .as("the gate judges every held-out pair, including those before the restart")
+            .isEqualTo(heldOutAmong(split, 0, all));
+        StreamingHarness.assertOneVersionSequence(log, "m");
+        assertThat(StreamingHarness.coveredOnce(log)).hasSize(all);
+      }
+    }
+  }
+
+  /**
+   * Three models on one partition, restarted twice with work trained but not published: each
+   * model's last version has the same adapter bytes (sha256) as an uninterrupted run on the same
+   * pairs. Equal weights need equal batches: {@code trainer.batch.max.wait.ms=0} trains full
+   * batches only, so a model's batches are fixed by its offsets, whatever the timing of polls,
+   * publishes and restarts; each model has a multiple of the batch size and nothing is held out.
+   */
+  @Test
+  void threeModelsRestartedTwiceEndWithTheAdaptersOfAnUninterruptedRun() throws Exception {
+    List<String> models = List.of("a", "b", "c");
+    int rounds = 6; // per round, 4 pairs (one batch) of each model, interleaved
+    Map<String, String> uninterrupted = new TreeMap<>();
+    Map<String, String> restarted = new TreeMap<>();
+    Topics calm = harness.topics("same-calm.");
+    Map<String, Object> calmSettings = deterministic(harness.trainerSettings(calm, "t-same-calm"));
+    try (Learner.Factory learners = DpoLearner.factory(new TrainerConfig(calmSettings))) {
+      produceRounds(calm, models, 0, rounds);
+      try (StreamingHarness.Running trainer = harness.start(calmSettings, learners)) {
+        for (int k = 0; k < models.size(); k++) {
+          AdapterLog log =
+              harness.awaitCoverage(calm, models.get(k), lastOffset(models, k, rounds) + 1);
+          uninterrupted.put(models.get(k), log.latest().orElseThrow().getSha256());
+        }
+        assertThat(trainer.failure()).isNull();
+      }
+    }
+    Topics crash = harness.topics("same-crash.");
+    Map<String, Object> settings = deterministic(harness.trainerSettings(crash, "t-same-crash"));
+    try (Learner.Factory learners = DpoLearner.factory(new TrainerConfig(settings))) {
+      produceRounds(crash, models, 0, 3);
+      try (StreamingHarness.Running trainer = harness.start(settings, learners)) {
+        // each model has 3 batches: v1 holds 2, the third is trained and never published
+        for (String model : models) {
+          await(
+              trainer,
+              () -> !harness.log(crash, model).versions().isEmpty(),
+              model + " publishes v1");
+        }
+      } // stopped: the unpublished batches are dropped, as by a kill
+      produceRounds(crash, models, 3, rounds - 3);
+      try (StreamingHarness.Running trainer = harness.start(settings, learners)) {
+        await(
+            trainer,
+            () -> harness.log(crash, "b").versions().size() >= 2,
+            "b publishes v2 after the restart");
+      }
+      try (StreamingHarness.Running trainer = harness.start(settings, learners)) {
+        for (int k = 0; k < models.size(); k++) {
+          String model = models.get(k);
+          AdapterLog log = harness.awaitCoverage(crash, model, lastOffset(models, k, rounds) + 1);
+          StreamingHarness.assertOneVersionSequence(log, model);
+          assertThat(StreamingHarness.coveredOnce(log))
+              .as(model + "'s pairs are each in one version")
+              .containsAll(offsetsOf(models, k, rounds));
+          assertThat(log.versions().stream().mapToInt(AdapterManifest::getPairs).sum())
+              .as(model + " trained each of its pairs once")
+              .isEqualTo(4 * rounds);
+          restarted.put(model, log.latest().orElseThrow().getSha256());
+        }
+        assertThat(trainer.failure()).isNull();
+      }
+    }
+    assertThat(Set.copyOf(uninterrupted.values()))
+        .as("the models' adapters differ from each other")
+        .hasSize(models.size());
+    assertThat(restarted).isEqualTo(uninterrupted);
+  }
+
+  /**
+   * Two instances of one trainer id with different {@code trainer.instance.id} (two hosts): they
+   * share the consumer group and the transactional ids. The one-partition topic moves to the
+   * instance that joins (the range assignor orders static members by instance id), which fences the
+   * other's producers, and back when it stops. No pair is trained into two versions, no version
+   * number repeats, and the instance that lost the partition keeps running.
+   */
+  @Test
+  void twoInstancesOfOneTrainerHandThePartitionOverWithoutTrainingAPairTwice() throws Exception {
+    Topics topics = harness.topics("instances.");
+    Map<String, Object> first = harness.trainerSettings(topics, "t-instances");
+    first.put(TrainerConfig.HOLDOUT_PERCENT_CONFIG, 0.0);
+    // a stopped static member does not leave the group: the survivor takes the partition back
+    // after this session timeout (the broker's minimum)
+    first.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 6_000);
+    first.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 1_000);
+    Map<String, Object> second = new HashMap<>(first);
+    first.put(TrainerConfig.INSTANCE_ID_CONFIG, "host-z");
+    second.put(TrainerConfig.INSTANCE_ID_CONFIG, "host-a");
+    java.util.concurrent.atomic.AtomicInteger publishedByFirst =
+        new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicInteger publishedBySecond =
+        new java.util.concurrent.atomic.AtomicInteger();
+    Map<String, List<Long>> offsets = new TreeMap<>();
+    long[] next = {0};
+    try (Learner.Factory firstLearners = DpoLearner.factory(new TrainerConfig(first));
+        Learner.Factory secondLearners = DpoLearner.factory(new TrainerConfig(second));
+        StreamingHarness.Running a =
+            harness.start(first, firstLearners, countingPublishes(publishedByFirst))) {
+      produceTwoModels(topics, 20, next, offsets);
+      await(a, () -> publishedByFirst.get() >= 2, "the first instance publishes");
+      try (StreamingHarness.Running b =
+          harness.start(second, secondLearners, countingPublishes(publishedBySecond))) {
+        produceTwoModels(topics, 20, next, offsets);
+        await(b, () -> publishedBySecond.get() >= 2, "the partition moves to the second instance");
+        assertThat(a.failure()).isNull();
+      }
+      int before = publishedByFirst.get();
+      produceTwoModels(topics, 20, next, offsets);
+      await(a, () -> publishedByFirst.get() > before, "the first instance takes it back");
+      for (String model : List.of("m1", "m2")) {
+        List<Long> mine = offsets.get(model);
+        harness.awaitCoverage(topics, model, mine.get(mine.size() - 1) + 1);
+      }
+      assertThat(a.failure()).isNull();
+    }
+    for (String model : List.of("m1", "m2")) {
+      AdapterLog log = harness.log(topics, model);
+      StreamingHarness.assertOneVersionSequence(log, model);
+      assertThat(StreamingHarness.coveredOnce(log))
+          .as(model + "'s pairs are each in one version")
+          .containsAll(offsets.get(model));
+      assertThat(log.versions().stream().mapToInt(AdapterManifest::getPairs).sum())
+          .as(model + " trained each of its pairs once")
+          .isEqualTo(offsets.get(model).size());
+    }
+  }
+
+  private static TrainerListener countingPublishes(
+      java.util.concurrent.atomic.AtomicInteger published) {
+    return new TrainerListener() {
+      @Override
+      public void onPublished(AdapterManifest manifest, List<Instant> pairOccurredAt) {
+        published.incrementAndGet();
+      }
+    };
+  }
+
+  /** {@code perModel} pairs of m1, then as many of m2, recording their offsets. */
+  private static void produceTwoModels(
+      Topics topics, int perModel, long[] next, Map<String, List<Long>> offsets) {
+    for (String model : List.of("m1", "m2")) {
+      int from = offsets.getOrDefault(model, List.of()).size();
+      harness.produce(topics, model, from, perModel, id -> false);
+      for (int i = 0; i < perModel; i++) {
+        offsets.computeIfAbsent(model, k -> new ArrayList<>()).add(next[0]++);
+      }
+    }
+  }
+
+  /** Full batches only, nothing held out, a version every 2 batches and never by time. */
+  private static Map<String, Object> deterministic(Map<String, Object> settings) {
+    settings.put(TrainerConfig.HOLDOUT_PERCENT_CONFIG, 0.0);
+    settings.put(TrainerConfig.BATCH_MAX_WAIT_MS_CONFIG, 0);
+    settings.put(TrainerConfig.PUBLISH_EVERY_STEPS_CONFIG, 2);
+    settings.put(TrainerConfig.PUBLISH_EVERY_MS_CONFIG, 0);
+    return settings;
+  }
+
+  /**
+   * Rounds {@code from..from+count-1}: per round, one batch (4 pairs) of each model in turn. The
+   * k-th model's pairs start 100 k further in the harness's sequence of prompts, so each model
+   * learns from different batches (a mix-up of models' states shows).
+   */
+  private static void produceRounds(Topics topics, List<String> models, int from, int count) {
+    for (int r = from; r < from + count; r++) {
+      for (int k = 0; k < models.size(); k++) {
+        harness.produce(topics, models.get(k), 100 * k + 4 * r, 4, id -> false);
+      }
+    }
+  }
+
+  private static long lastOffset(List<String> models, int k, int rounds) {
+    List<Long> mine = offsetsOf(models, k, rounds);
+    return mine.get(mine.size() - 1);
+  }
+
+  private static List<Long> offsetsOf(List<String> models, int k, int rounds) {
+    List<Long> mine = new ArrayList<>();
+    for (int r = 0; r < rounds; r++) {
+      for (int i = 0; i < 4; i++) {
+        mine.add((long) (r * 4 * models.size() + k * 4 + i));
+      }
+    }
+    return mine;
+  }
+
+  /** The smallest count >= {@code atLeast} of m's pairs whose last pair is not held out. */
+  private static int endOnTrainedPair(HoldoutSplit split, int atLeast) {
+    int n = atLeast;
+    while (split.isHeldOut(StreamingHarness.sha256("m/" + (n - 1)))) {
+      n++;
+    }
+    return n;
+  }
+
+  private static long heldOutAmong(HoldoutSplit split, int from, int to) {
+    long n = 0;
+    for (int i = from; i < to; i++) {
+      if (split.isHeldOut(StreamingHarness.sha256("m/" + i))) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private static long evalPairs(AdapterManifest manifest) {
+    Double pairs = manifest.getMetrics().get(Gate.EVAL_PAIRS);
+    assertThat(pairs).as("v" + manifest.getVersion() + " has " + Gate.EVAL_PAIRS).isNotNull();
+    return pairs.longValue();
   }
 
   /**
