@@ -18,6 +18,7 @@ import dev.prefstream.trainer.model.ModelInit;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -98,7 +99,7 @@ class UnpairedCrashIT {
     int versions = 0;
     for (int kill = 0; kill < 3; kill++) {
       Process doomed = trainer(crash);
-      awaitLine(doomed, "trainer running");
+      ChildCli.awaitLine(doomed, outputs.get(doomed), "trainer running", Duration.ofMinutes(5));
       awaitMoreVersionsThan(crash, versions, doomed);
       // then at a random moment: between versions, inside a step, or inside a publish
       Thread.sleep(random.nextInt(2_000));
@@ -138,7 +139,7 @@ class UnpairedCrashIT {
         "the trainer published nothing after v"
             + versions
             + "; its output:\n"
-            + Files.readString(outputs.get(trainer)));
+            + ChildCli.tail(outputs.get(trainer)));
   }
 
   private static void assertEveryRecordOnce(Topics topics, String model, int records) {
@@ -206,66 +207,42 @@ class UnpairedCrashIT {
   }
 
   private static Process trainer(Topics topics) throws Exception {
-    List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.add("-Dai.djl.offline=true");
-    command.add("-Dai.djl.default_engine=PyTorch");
-    command.add("-Dai.djl.pytorch.num_threads=1");
-    command.add("-Dai.djl.pytorch.num_interop_threads=1");
-    command.add("-cp");
-    command.add(
-        System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
-    command.add(PrefstreamCli.class.getName());
-    command.addAll(
-        List.of(
-            "trainer",
-            "--bootstrap-servers",
-            stack.bootstrapServers(),
-            "--registry-url",
-            stack.registryUrl(),
-            "--model-dir",
-            modelDir.toString(),
-            "--loss",
-            "kto",
-            "--batch-size",
-            "4",
-            "--publish-every-steps",
-            "5",
-            "-D",
-            "topic.prefix=" + topics.prefix(),
-            "-D",
-            "trainer.id=t-" + topics.prefix().replace(".", ""),
-            "-D",
-            "trainer.holdout.percent=0",
-            // full batches only: a model's batches are fixed by offsets, whatever the timing
-            "-D",
-            "trainer.batch.max.wait.ms=0",
-            "-D",
-            "trainer.publish.every.ms=3000",
-            "-D",
-            "trainer.max.length=64",
-            // a killed run's open transaction is aborted sooner, so readers get past it sooner
-            "-D",
-            "transaction.timeout.ms=10000"));
     Path output = dir.resolve("trainer-" + (++runs) + ".log");
-    ProcessBuilder builder =
-        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile());
-    builder.environment().put("OPT_OUT_TRACKING", "true");
-    Process process = builder.start();
+    Process process =
+        ChildCli.start(
+            output,
+            List.of(
+                "trainer",
+                "--bootstrap-servers",
+                stack.bootstrapServers(),
+                "--registry-url",
+                stack.registryUrl(),
+                "--model-dir",
+                modelDir.toString(),
+                "--loss",
+                "kto",
+                "--batch-size",
+                "4",
+                "--publish-every-steps",
+                "5",
+                "-D",
+                "topic.prefix=" + topics.prefix(),
+                "-D",
+                "trainer.id=t-" + topics.prefix().replace(".", ""),
+                "-D",
+                "trainer.holdout.percent=0",
+                // full batches only: a model's batches are fixed by offsets, whatever the timing
+                "-D",
+                "trainer.batch.max.wait.ms=0",
+                "-D",
+                "trainer.publish.every.ms=3000",
+                "-D",
+                "trainer.max.length=64",
+                // a killed run's open transaction is aborted sooner, so readers get past it sooner
+                "-D",
+                "transaction.timeout.ms=10000"));
     outputs.put(process, output);
     return process;
-  }
-
-  private static void awaitLine(Process process, String prefix) throws Exception {
-    Path output = outputs.get(process);
-    while (process.isAlive()) {
-      if (Files.readAllLines(output).stream().anyMatch(l -> l.startsWith(prefix))) {
-        return;
-      }
-      Thread.sleep(100);
-    }
-    throw new AssertionError(
-        "the trainer exited before printing '" + prefix + "':\n" + Files.readString(output));
   }
 
   /**
