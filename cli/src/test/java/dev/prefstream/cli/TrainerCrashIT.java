@@ -185,9 +185,11 @@ class TrainerCrashIT {
   /**
    * The trainer dies (halt, as a SIGKILL) after sending a version's chunks, manifest, state and
    * offsets and before committing them ({@link AdapterPublisher#FAULT_HALT_BEFORE_COMMIT}). The
-   * restart aborts that transaction: no record of it is ever read_committed (what the sink and
-   * every reader use), version 2 is numbered again, once, and every pair is in exactly one version.
-   * Prints the time from the restart to the model's committed v2 (a measurement, not asserted).
+   * restart aborts that transaction (at once: it initializes the model's transactional id before
+   * reading anything the transaction holds back): no record of it is ever read_committed (what the
+   * sink and every reader use), version 2 is numbered again, once, and every pair is in exactly one
+   * version. Prints the time from the restart to the model's committed v2 (a measurement, not
+   * asserted).
    */
   @Test
   void aTrainerHaltedBetweenSendingAVersionAndCommittingItLeavesNoTraceOfIt() throws Exception {
@@ -231,6 +233,10 @@ class TrainerCrashIT {
     System.out.printf(
         "MEASURE restart after a halt between send and commit to %s's committed v2: %.1f s%n",
         model, (System.nanoTime() - restartedAt) / 1e9);
+    // the restart aborted the open transaction itself rather than waiting transaction.timeout.ms
+    // for the coordinator to
+    assertThat(Files.readString(outputs.get(restarted)))
+        .containsPattern("initialized the transactions of \\[[^]]*\\b" + model + "\\b");
     produceTwo(topics, 100, 16, new TreeMap<>());
     for (String m : List.of("m1", "m2")) {
       long last = offsets.get(m).get(offsets.get(m).size() - 1);

@@ -93,6 +93,24 @@ public final class AdapterPublisher implements AutoCloseable {
     producer.initTransactions();
   }
 
+  /**
+   * Initializes {@code transactionalId} and lets it go: a transaction of that id still open (its
+   * producer died between sending and committing) is aborted now, instead of when the coordinator
+   * times it out ({@code transaction.timeout.ms}), and any producer of that id still alive is
+   * fenced. Call it only for ids this process owns.
+   */
+  public static void completeOpenTransaction(
+      Map<String, Object> clientProperties, String transactionalId) {
+    Map<String, Object> props = new HashMap<>(clientProperties);
+    props.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
+    props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+    props.put(ProducerConfig.ACKS_CONFIG, "all");
+    try (KafkaProducer<String, byte[]> producer =
+        new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer())) {
+      producer.initTransactions();
+    }
+  }
+
   /** What one publish wrote: the manifest as committed, and where it landed. */
   public record Published(
       AdapterManifest manifest, TopicPartition partition, long manifestOffset) {}

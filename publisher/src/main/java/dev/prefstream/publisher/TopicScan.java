@@ -13,7 +13,8 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 
 /**
- * Reads a whole topic once, read_committed, from the beginning to its end at the time of the call.
+ * Reads a whole topic once (read_committed unless said otherwise), from the beginning to its end at
+ * the time of the call.
  */
 public final class TopicScan {
   private static final Duration TIMEOUT = Duration.ofSeconds(30);
@@ -25,8 +26,27 @@ public final class TopicScan {
       Map<String, Object> clientProperties,
       String topic,
       Consumer<ConsumerRecord<String, byte[]>> each) {
+    readAll(clientProperties, topic, "read_committed", each);
+  }
+
+  /**
+   * As {@link #readAll}, read_uncommitted: every record as written, those of open and aborted
+   * transactions too; it never waits for a transaction to end.
+   */
+  public static void readAllAsWritten(
+      Map<String, Object> clientProperties,
+      String topic,
+      Consumer<ConsumerRecord<String, byte[]>> each) {
+    readAll(clientProperties, topic, "read_uncommitted", each);
+  }
+
+  private static void readAll(
+      Map<String, Object> clientProperties,
+      String topic,
+      String isolation,
+      Consumer<ConsumerRecord<String, byte[]>> each) {
     Map<String, Object> props = new HashMap<>(clientProperties);
-    props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, isolation);
     props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
     props.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 8 << 20);
     props.remove(ConsumerConfig.GROUP_ID_CONFIG);

@@ -681,6 +681,41 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
    * after transaction.timeout.ms plus its abort check (every 10 s by default). With
    * default.api.timeout.ms (60 s) a restart raced that abort and stopped with a TimeoutException.
    */
+  /**
+   * A trainer killed between sending a version and committing it leaves its transaction open until
+   * the coordinator aborts it, {@code transaction.timeout.ms} later; until then this group's
+   * committed offsets (part of that transaction) and a read_committed read of the state topic both
+   * wait. So before reading either for newly assigned partitions, this initializes the
+   * transactional id of every model whose state, as written, lies on one of them: that aborts such
+   * a transaction at once. A model's partition has one owner in the group, so a producer of such an
+   * id elsewhere is a zombie. A model killed while its first version was being sent has no state to
+   * be found by: its restart still waits for the timeout.
+   */
+  private void completeTransactionsLeftOpen(Collection<TopicPartition> partitions) {
+    long started = System.nanoTime();
+    Set<String> models =
+        TrainerStateReader.modelsOn(
+            config.kafkaClientProperties(), topics, registry, Set.copyOf(partitions));
+    models.removeAll(sessions.keySet()); // trained here: their transactions are this process's
+    List<String> done = new ArrayList<>();
+    for (String model : models) {
+      if (!ModelIds.isValid(model) || done.size() >= maxModels) {
+        continue;
+      }
+      AdapterPublisher.completeOpenTransaction(
+          producerProperties, AdapterPublisher.transactionalId(config.trainerId(), model));
+      done.add(model);
+    }
+    if (!done.isEmpty()) {
+      log.info(
+          "initialized the transactions of {} on {}, aborting any an earlier process left open,"
+              + " in {} ms",
+          done,
+          partitions,
+          (System.nanoTime() - started) / 1_000_000);
+    }
+  }
+
   private Duration committedOffsetsTimeout() {
     Object timeout = producerProperties.get(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG);
     return Duration.ofMillis(Long.parseLong(String.valueOf(timeout)) + 60_000);
@@ -811,6 +846,9 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
 
     @Override
     public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+      if (!partitions.isEmpty()) {
+        completeTransactionsLeftOpen(partitions);
+      }
       Map<TopicPartition, OffsetAndMetadata> committed =
           partitions.isEmpty()
               ? Map.of()

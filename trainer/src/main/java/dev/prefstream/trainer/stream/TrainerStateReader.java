@@ -16,7 +16,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.TopicPartition;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,6 +51,43 @@ public final class TrainerStateReader {
 
   static String chunkKey(String modelId, String file, int index) {
     return modelId + "/" + file + "/" + index;
+  }
+
+  /**
+   * The models whose state, as written (committed or not: read_uncommitted, so this never waits for
+   * an open transaction), names a position on one of {@code partitions}. Files (chunk records,
+   * keyed {@code model/file/index}) are passed over undecoded; unreadable records are ignored.
+   */
+  public static Set<String> modelsOn(
+      Map<String, Object> clientProperties,
+      Topics topics,
+      SchemaRegistry registry,
+      Set<TopicPartition> partitions) {
+    ConfluentAvro<TrainerStateRecord> codec =
+        new ConfluentAvro<>(TrainerStateRecord.class, registry, false);
+    Set<String> models = new TreeSet<>();
+    TopicScan.readAllAsWritten(
+        clientProperties,
+        topics.trainerState(),
+        record -> {
+          if (record.key() == null || record.key().contains("/") || record.value() == null) {
+            return; // a file chunk, or not a state
+          }
+          try {
+            if (codec.decode(record.value()).getPayload() instanceof TrainerState state
+                && state.getModelId().equals(record.key())
+                && state.getPositions().stream()
+                    .anyMatch(
+                        p ->
+                            partitions.contains(
+                                new TopicPartition(p.getTopic(), p.getPartition())))) {
+              models.add(state.getModelId());
+            }
+          } catch (WireFormatException e) {
+            // garbage: the read_committed read reports what it skips
+          }
+        });
+    return models;
   }
 
   /**
