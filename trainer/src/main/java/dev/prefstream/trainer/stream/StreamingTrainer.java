@@ -675,13 +675,6 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
   }
 
   /**
-   * How long reading a partition's committed offset may take. The group coordinator answers only
-   * once a transaction holding offsets of the partition completes, and the transaction of a process
-   * killed between sending a version and committing it completes when the coordinator aborts it,
-   * after transaction.timeout.ms plus its abort check (every 10 s by default). With
-   * default.api.timeout.ms (60 s) a restart raced that abort and stopped with a TimeoutException.
-   */
-  /**
    * A trainer killed between sending a version and committing it leaves its transaction open until
    * the coordinator aborts it, {@code transaction.timeout.ms} later; until then this group's
    * committed offsets (part of that transaction) and a read_committed read of the state topic both
@@ -716,6 +709,13 @@ public final class StreamingTrainer implements Runnable, AutoCloseable {
     }
   }
 
+  /**
+   * How long reading a partition's committed offset may take. The group coordinator answers only
+   * once a transaction holding offsets of the partition completes, and the transaction of a process
+   * killed between sending a version and committing it completes when the coordinator aborts it,
+   * after transaction.timeout.ms plus its abort check (every 10 s by default). With
+   * default.api.timeout.ms (60 s) a restart raced that abort and stopped with a TimeoutException.
+   */
   private Duration committedOffsetsTimeout() {
     Object timeout = producerProperties.get(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG);
     return Duration.ofMillis(Long.parseLong(String.valueOf(timeout)) + 60_000);
