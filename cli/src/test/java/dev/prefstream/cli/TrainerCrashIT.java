@@ -96,7 +96,7 @@ class TrainerCrashIT {
   void sigkilledFiveTimesTheTrainerStillTrainsEveryPairExactlyOnceAndBitIdentically()
       throws Exception {
     Topics calm = new Topics("calm.");
-    Process uninterrupted = trainer(calm);
+    Process uninterrupted = fullBatchTrainer(calm);
     AdapterManifest calmLast = awaitAllCovered(calm);
     uninterrupted.destroyForcibly().waitFor();
 
@@ -109,13 +109,13 @@ class TrainerCrashIT {
       // on a busy machine a kill 1-5 s after start landed before any version in all five runs.
       // A kill inside a transaction costs the next start transaction.timeout.ms (see README).
       int target = log(crash).versions().size() + 2;
-      Process doomed = trainer(crash);
+      Process doomed = fullBatchTrainer(crash);
       awaitLine(doomed, MODEL + " v" + target + ":");
       Thread.sleep(random.nextInt(400)); // fault injection: when to kill, not synchronization
       doomed.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook, no clean close
       versionsAtKill.add(log(crash).versions().size());
     }
-    Process survivor = trainer(crash);
+    Process survivor = fullBatchTrainer(crash);
     AdapterManifest crashLast = awaitAllCovered(crash);
     survivor.destroyForcibly().waitFor();
 
@@ -482,8 +482,22 @@ class TrainerCrashIT {
     return AdapterLog.read(client(), topics, registry, MODEL, null);
   }
 
-  private static Process trainer(Topics topics) throws Exception {
-    return trainer(topics, "t-" + topics.prefix().replace(".", ""), List.of());
+  /**
+   * A trainer that trains only full batches and holds nothing out, so its batches are fixed by
+   * offsets alone: a partial batch (trainer.batch.max.wait.ms) depends on timing (a step slower
+   * than the wait, on a loaded machine, leaves a short batch behind), and bit-identical adapters
+   * hold only for the same batches. PAIRS is a multiple of the batch size.
+   */
+  private static Process fullBatchTrainer(Topics topics) throws Exception {
+    List<String> args =
+        new ArrayList<>(trainerArgs(topics, "t-" + topics.prefix().replace(".", "")));
+    int wait = args.indexOf("trainer.batch.max.wait.ms=3000");
+    args.set(wait, "trainer.batch.max.wait.ms=0");
+    args.addAll(List.of("-D", "trainer.holdout.percent=0"));
+    Path output = dir.resolve("trainer-" + (++runs) + ".log");
+    Process process = ChildCli.start(output, List.of(), args);
+    outputs.put(process, output);
+    return process;
   }
 
   /** The trainer command in a child JVM ({@code jvmOptions}: e.g. a fault to inject). */

@@ -89,7 +89,27 @@ public final class RestSchemaRegistry implements SchemaRegistry {
     if (cached != null) {
       return cached;
     }
-    JsonNode answer = send("POST", "/subjects/" + enc(subject) + "/versions", schemaBody(schema));
+    JsonNode answer = null;
+    for (int attempt = 1; answer == null; attempt++) {
+      try {
+        answer = send("POST", "/subjects/" + enc(subject) + "/versions", schemaBody(schema));
+      } catch (SchemaRegistryException e) {
+        // Apicurio answers 409 "An artifact with ID ... already exists" when another client
+        // created the subject between its lookup and its create (two producers registering a new
+        // subject at once); registering again finds it. A 409 of incompatibility stays an error.
+        boolean createRace =
+            e.httpStatus() == 409 && String.valueOf(e.getMessage()).contains("already exists");
+        if (!createRace || attempt >= 5) {
+          throw e;
+        }
+        try {
+          Thread.sleep(50L * attempt);
+        } catch (InterruptedException interrupted) {
+          Thread.currentThread().interrupt();
+          throw e;
+        }
+      }
+    }
     int id = answer.path("id").asInt(-1);
     if (id < 0) {
       throw new SchemaRegistryException(

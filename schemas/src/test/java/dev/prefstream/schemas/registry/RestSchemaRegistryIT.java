@@ -57,6 +57,47 @@ class RestSchemaRegistryIT {
     assertThat(latest.schema()).isEqualTo(schema);
   }
 
+  /**
+   * Clients registering one new subject at once (producers starting together): Apicurio answers a
+   * create that lost the race with 409 "already exists"; every client still gets the one id.
+   */
+  @Test
+  void concurrentRegistrationsOfANewSubjectAllGetItsId() throws Exception {
+    Schema schema = FeedbackEvent.getClassSchema();
+    for (int round = 0; round < 5; round++) {
+      String subject = "race-" + round + "-value";
+      int clients = 8;
+      java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+      java.util.concurrent.ExecutorService pool =
+          java.util.concurrent.Executors.newFixedThreadPool(clients);
+      try {
+        java.util.List<java.util.concurrent.Future<Integer>> ids = new java.util.ArrayList<>();
+        for (int c = 0; c < clients; c++) {
+          RestSchemaRegistry client = new RestSchemaRegistry(server.url());
+          ids.add(
+              pool.submit(
+                  () -> {
+                    go.await();
+                    return client.register(subject, schema);
+                  }));
+        }
+        go.countDown();
+        java.util.Set<Integer> distinct = new java.util.HashSet<>();
+        for (var id : ids) {
+          distinct.add(id.get(1, java.util.concurrent.TimeUnit.MINUTES));
+        }
+        // one id for all (Apicurio may record the same schema as a second version of the subject
+        // when two creates race: same content, same id, harmless to the wire format)
+        assertThat(distinct).as(subject).hasSize(1);
+        assertThat(registry.idOf(subject, schema))
+            .as(subject)
+            .isEqualTo(distinct.iterator().next());
+      } finally {
+        pool.shutdownNow();
+      }
+    }
+  }
+
   @Test
   void unknownSubjectIsAPermanentNotFound() {
     assertThatThrownBy(() -> registry.versions("no-such-subject"))
