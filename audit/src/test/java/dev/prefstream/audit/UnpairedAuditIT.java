@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.prefstream.embedded.EmbeddedStack;
 import dev.prefstream.publisher.AdapterLog;
+import dev.prefstream.schemas.Sha256;
 import dev.prefstream.schemas.TopicAdmin;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.AdapterManifest;
@@ -23,7 +24,6 @@ import dev.prefstream.trainer.stream.PairSelection;
 import dev.prefstream.trainer.stream.StreamingTrainer;
 import dev.prefstream.trainer.stream.TrainerConfig;
 import dev.prefstream.trainer.stream.TrainerListener;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -167,7 +167,7 @@ class UnpairedAuditIT {
     String thing = List.of("tea", "rain", "jazz", "maps").get(i % 4);
     boolean up = i % 3 != 0;
     return UnpairedFeedback.newBuilder()
-        .setFeedbackId(sha256(MODEL + "/thumb/" + i))
+        .setFeedbackId(Sha256.hex(MODEL + "/thumb/" + i))
         .setModelId(MODEL)
         .setPrompt("What about " + thing + "?")
         .setResponse((up ? "I love " : "I hate ") + thing + ".")
@@ -182,7 +182,7 @@ class UnpairedAuditIT {
   private static PreferencePair pair(int i) {
     String thing = List.of("tea", "rain", "jazz", "maps").get(i % 4);
     return PreferencePair.newBuilder()
-        .setPairId(sha256(MODEL + "/pair/" + i))
+        .setPairId(Sha256.hex(MODEL + "/pair/" + i))
         .setModelId(MODEL)
         .setPrompt("Which about " + thing + "?")
         .setChosen("I love " + thing + ".")
@@ -243,16 +243,5 @@ class UnpairedAuditIT {
       Thread.sleep(500);
     }
     throw new AssertionError("trained " + trained + " of " + records + " records");
-  }
-
-  private static String sha256(String text) {
-    try {
-      return java.util.HexFormat.of()
-          .formatHex(
-              java.security.MessageDigest.getInstance("SHA-256")
-                  .digest(text.getBytes(StandardCharsets.UTF_8)));
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
   }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.prefstream.embedded.EmbeddedStack;
+import dev.prefstream.schemas.Sha256;
 import dev.prefstream.schemas.TopicAdmin;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.FeedbackKind;
@@ -367,7 +368,7 @@ class MetricsIT {
         String thing = things.get(i % things.size());
         PreferencePair pair =
             PreferencePair.newBuilder()
-                .setPairId(sha256("pair-" + i)) // hex sha-256: the held-out split reads it
+                .setPairId(Sha256.hex("pair-" + i)) // hex sha-256: the held-out split reads it
                 .setModelId(MODEL)
                 .setPrompt("What about " + thing + "?")
                 .setChosen("I love " + thing + ".")
@@ -379,17 +380,6 @@ class MetricsIT {
                 .build();
         producer.send(new ProducerRecord<>(topics.pairs(), MODEL, codec.encode(subject, pair)));
       }
-    }
-  }
-
-  private static String sha256(String text) {
-    try {
-      return java.util.HexFormat.of()
-          .formatHex(
-              java.security.MessageDigest.getInstance("SHA-256")
-                  .digest(text.getBytes(StandardCharsets.UTF_8)));
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
     }
   }
 

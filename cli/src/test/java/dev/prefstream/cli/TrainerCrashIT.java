@@ -6,6 +6,7 @@ import dev.prefstream.embedded.EmbeddedStack;
 import dev.prefstream.publisher.AdapterLog;
 import dev.prefstream.publisher.AdapterPublisher;
 import dev.prefstream.publisher.TopicScan;
+import dev.prefstream.schemas.Sha256;
 import dev.prefstream.schemas.TopicAdmin;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.AdapterChunk;
@@ -20,7 +21,6 @@ import dev.prefstream.schemas.config.CommonConfig;
 import dev.prefstream.schemas.registry.RestSchemaRegistry;
 import dev.prefstream.schemas.serde.ConfluentAvro;
 import dev.prefstream.trainer.model.ModelInit;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -378,7 +378,7 @@ class TrainerCrashIT {
         String thing = things.get(i % things.size());
         PreferencePair pair =
             PreferencePair.newBuilder()
-                .setPairId(sha256(model + "/" + i))
+                .setPairId(Sha256.hex(model + "/" + i))
                 .setModelId(model)
                 .setPrompt("What about " + thing + "?")
                 .setChosen("I love " + thing + ".")
@@ -551,7 +551,7 @@ class TrainerCrashIT {
         String thing = things.get(random.nextInt(things.size()));
         PreferencePair pair =
             PreferencePair.newBuilder()
-                .setPairId(sha256("pair-" + i))
+                .setPairId(Sha256.hex("pair-" + i))
                 .setModelId(MODEL)
                 .setPrompt("What about " + thing + "?")
                 .setChosen("I love " + thing + ".")
@@ -563,17 +563,6 @@ class TrainerCrashIT {
                 .build();
         producer.send(new ProducerRecord<>(topics.pairs(), MODEL, codec.encode(subject, pair)));
       }
-    }
-  }
-
-  private static String sha256(String text) {
-    try {
-      return java.util.HexFormat.of()
-          .formatHex(
-              java.security.MessageDigest.getInstance("SHA-256")
-                  .digest(text.getBytes(StandardCharsets.UTF_8)));
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
     }
   }
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.prefstream.embedded.EmbeddedStack;
 import dev.prefstream.publisher.AdapterLog;
+import dev.prefstream.schemas.Sha256;
 import dev.prefstream.schemas.TopicAdmin;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.AdapterManifest;
@@ -15,7 +16,6 @@ import dev.prefstream.schemas.config.CommonConfig;
 import dev.prefstream.schemas.registry.RestSchemaRegistry;
 import dev.prefstream.schemas.serde.ConfluentAvro;
 import dev.prefstream.trainer.model.ModelInit;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -315,7 +315,7 @@ class UnpairedCrashIT {
 
   private static UnpairedFeedback thumb(String model, int i, String thing, boolean up) {
     return UnpairedFeedback.newBuilder()
-        .setFeedbackId(sha256(model + "-thumb-" + i))
+        .setFeedbackId(Sha256.hex(model + "-thumb-" + i))
         .setModelId(model)
         .setPrompt("What about " + thing + "?")
         .setResponse((up ? "I love " : "I hate ") + thing + ".")
@@ -328,7 +328,7 @@ class UnpairedCrashIT {
 
   private static PreferencePair pair(String model, int i, String thing) {
     return PreferencePair.newBuilder()
-        .setPairId(sha256(model + "-pair-" + i))
+        .setPairId(Sha256.hex(model + "-pair-" + i))
         .setModelId(model)
         .setPrompt("What about " + thing + "?")
         .setChosen("I love " + thing + ".")
@@ -338,17 +338,6 @@ class UnpairedCrashIT {
         .setSource("test")
         .setOccurredAt(Instant.ofEpochMilli(1_700_000_000_000L + i))
         .build();
-  }
-
-  private static String sha256(String text) {
-    try {
-      return java.util.HexFormat.of()
-          .formatHex(
-              java.security.MessageDigest.getInstance("SHA-256")
-                  .digest(text.getBytes(StandardCharsets.UTF_8)));
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
   }
 
   private static Map<String, Object> client() {
