@@ -2,7 +2,9 @@ package dev.prefstream.schemas;
 
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
@@ -10,6 +12,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.TopicPartitionInfo;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.slf4j.Logger;
@@ -22,28 +28,22 @@ public final class TopicAdmin {
   private TopicAdmin() {}
 
   /**
-   * Waits until every partition of {@code topics} has a leader. Producing to a topic the broker has
-   * created but not yet led makes idempotent producers retry with stale sequence numbers (seen with
-   * Kafka 4.4 as endless OutOfOrderSequence retries), so creation is not done before this.
+   * Waits until every partition of {@code topics} has a leader that hosts it. Producing to a topic
+   * the broker has created but not yet led loses records of an idempotent producer: the first
+   * request fails with NOT_LEADER_OR_FOLLOWER, a second one lands, and every retry of the first
+   * then fails with OUT_OF_ORDER_SEQUENCE_NUMBER until delivery.timeout.ms drops it (KAFKA-15591; a
+   * CI run lost the first 17 records of a test this way). A leader in the metadata is not enough: a
+   * broker publishes the new metadata before its replica manager creates the partition, so this
+   * also lists every partition's end offset, which only the hosting leader answers.
    */
-  static void awaitLeaders(Admin admin, List<String> topics)
+  public static void awaitLeaders(Admin admin, List<String> topics)
       throws InterruptedException, ExecutionException, TimeoutException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (!topics.isEmpty()) {
-      boolean led;
-      try {
-        led =
-            admin.describeTopics(topics).allTopicNames().get(30, TimeUnit.SECONDS).values().stream()
-                .flatMap(d -> d.partitions().stream())
-                .allMatch(p -> p.leader() != null && !p.leader().isEmpty());
-      } catch (ExecutionException e) {
-        if (!(e.getCause() instanceof UnknownTopicOrPartitionException)) {
-          throw e;
-        }
-        // the broker answering describe has not seen the new topic's metadata yet
-        led = false;
-      }
-      if (led) {
+      Map<TopicPartition, OffsetSpec> led = ledPartitions(admin, topics);
+      if (led != null) {
+        // the admin client retries NOT_LEADER_OR_FOLLOWER itself, until the leader hosts them
+        admin.listOffsets(led).all().get(30, TimeUnit.SECONDS);
         return;
       }
       if (System.nanoTime() > deadline) {
@@ -52,6 +52,29 @@ public final class TopicAdmin {
       }
       Thread.sleep(50);
     }
+  }
+
+  /** Every partition of {@code topics}, or null while one has no leader in the metadata. */
+  private static Map<TopicPartition, OffsetSpec> ledPartitions(Admin admin, List<String> topics)
+      throws InterruptedException, ExecutionException, TimeoutException {
+    Map<TopicPartition, OffsetSpec> partitions = new HashMap<>();
+    try {
+      for (TopicDescription d :
+          admin.describeTopics(topics).allTopicNames().get(30, TimeUnit.SECONDS).values()) {
+        for (TopicPartitionInfo p : d.partitions()) {
+          if (p.leader() == null || p.leader().isEmpty()) {
+            return null;
+          }
+          partitions.put(new TopicPartition(d.name(), p.partition()), OffsetSpec.latest());
+        }
+      }
+    } catch (ExecutionException e) {
+      if (!(e.getCause() instanceof UnknownTopicOrPartitionException)) {
+        throw e;
+      }
+      return null; // the broker answering describe has not seen the new topic's metadata yet
+    }
+    return partitions;
   }
 
   /**

@@ -236,7 +236,7 @@ public final class IngestBenchmark {
               .all()
               .get(30, TimeUnit.SECONDS);
           created.add(pipeTopic);
-          awaitLeaders(admin, pipeTopic);
+          TopicAdmin.awaitLeaders(admin, List.of(pipeTopic));
           Measured pipe = pipe(round, pipeTopic, options.events());
           Measured ingest = ingest(round, options.events(), outputs);
           Round r =
@@ -408,33 +408,6 @@ public final class IngestBenchmark {
         }
         return result;
       }
-    }
-  }
-
-  private static void awaitLeaders(Admin admin, String topic) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (true) {
-      boolean led;
-      try {
-        led =
-            admin
-                .describeTopics(List.of(topic))
-                .allTopicNames()
-                .get(30, TimeUnit.SECONDS)
-                .values()
-                .stream()
-                .flatMap(d -> d.partitions().stream())
-                .allMatch(p -> p.leader() != null && !p.leader().isEmpty());
-      } catch (java.util.concurrent.ExecutionException e) {
-        led = false;
-      }
-      if (led) {
-        return;
-      }
-      if (System.nanoTime() > deadline) {
-        throw new IllegalStateException("topic " + topic + " has no leader after 30 s");
-      }
-      Thread.sleep(50);
     }
   }
 

@@ -26,11 +26,16 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Predicate;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -116,6 +121,7 @@ final class StreamingHarness {
     List<String> things = List.of("tea", "rain", "jazz", "maps", "cats", "snow");
     try (KafkaProducer<String, byte[]> producer =
         new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer())) {
+      List<Future<RecordMetadata>> sent = new ArrayList<>();
       for (int i = from; i < from + count; i++) {
         String thing = things.get(i % things.size());
         String pairId = sha256(model + "/" + i);
@@ -132,8 +138,18 @@ final class StreamingHarness {
                 .setSource("test")
                 .setOccurredAt(Instant.ofEpochMilli(1_700_000_000_000L + i))
                 .build();
-        producer.send(new ProducerRecord<>(topics.pairs(), model, codec.encode(subject, pair)));
+        sent.add(
+            producer.send(
+                new ProducerRecord<>(topics.pairs(), model, codec.encode(subject, pair))));
       }
+      for (Future<RecordMetadata> f : sent) {
+        f.get(2, TimeUnit.MINUTES); // a lost record fails here, not as a missing version later
+      }
+    } catch (ExecutionException | TimeoutException e) {
+      throw new AssertionError("producing test pairs failed", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError(e);
     }
   }
 
