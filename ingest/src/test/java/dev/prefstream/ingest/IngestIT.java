@@ -336,6 +336,69 @@ class IngestIT {
     assertThat(ingest.state()).isEqualTo(KafkaStreams.State.RUNNING);
   }
 
+  /**
+   * The rate limiter reads its counts from memory; after a restart they must come back from the
+   * store's changelog: two events of a user before the restart and two after, with a limit of
+   * three, leave the fourth rate-limited.
+   */
+  @Test
+  void rateLimitCountsSurviveARestart() {
+    Map<String, Object> settings = new java.util.HashMap<>(config.originals());
+    settings.put(CommonConfig.TOPIC_PREFIX_CONFIG, "restart.");
+    settings.put(IngestConfig.APPLICATION_ID_CONFIG, "restart-ingest");
+    settings.put(CommonConfig.DATA_DIR_CONFIG, dataDir.resolve("restart").toString());
+    settings.put(IngestConfig.RATE_LIMIT_EVENTS_CONFIG, 3);
+    settings.put(IngestConfig.RATE_LIMIT_WINDOW_MS_CONFIG, 3_600_000L);
+    IngestConfig restarting = new IngestConfig(settings);
+    Topics mine = restarting.topics();
+    ConfluentAvro<FeedbackEvent> codec = new ConfluentAvro<>(FeedbackEvent.class, registry, true);
+    String subject = ConfluentAvro.subject(mine.feedback(), false);
+    long at = System.currentTimeMillis(); // one timestamp: all four in one window
+    List<PreferencePair> pairs = new ArrayList<>();
+    for (int round = 0; round < 2; round++) {
+      try (IngestService restarted = IngestService.start(restarting, registry);
+          KafkaProducer<byte[], byte[]> producer =
+              new KafkaProducer<>(
+                  Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.bootstrapServers()),
+                  new ByteArraySerializer(),
+                  new ByteArraySerializer())) {
+        for (int i = 2 * round; i < 2 * round + 2; i++) {
+          byte[] value =
+              codec.encode(
+                  subject, pairwise("flood-" + i, b -> b.setModelId("m").setUserKey("u1")));
+          producer.send(
+              new ProducerRecord<>(
+                  mine.feedback(), null, at, "m".getBytes(StandardCharsets.UTF_8), value));
+        }
+        producer.flush();
+        pairs =
+            OutputReader.read(
+                stack.bootstrapServers(),
+                mine.pairs(),
+                new StringDeserializer(),
+                AvroSerde.forValues(PreferencePair.class, registry).deserializer(),
+                pp -> true,
+                round == 0 ? 2 : 3,
+                TIMEOUT);
+      }
+    }
+    assertThat(pairs)
+        .extracting(pp -> pp.getEventIds().get(0))
+        .containsExactlyInAnyOrder("flood-0", "flood-1", "flood-2");
+    List<Rejection> dead =
+        OutputReader.read(
+            stack.bootstrapServers(),
+            mine.deadLetters(),
+            new ByteArrayDeserializer(),
+            AvroSerde.forValues(Rejection.class, registry).deserializer(),
+            r -> true,
+            1,
+            TIMEOUT);
+    assertThat(dead)
+        .extracting(Rejection::getReason, Rejection::getEventId)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple("rate_limited", "flood-3"));
+  }
+
   // ---- helpers
 
   private static void produce(String topic, String key, byte[] value) {
