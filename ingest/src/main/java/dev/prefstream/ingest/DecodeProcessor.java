@@ -1,5 +1,7 @@
 package dev.prefstream.ingest;
 
+import dev.prefstream.schemas.avro.FeedbackKind;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -61,9 +63,15 @@ final class DecodeProcessor implements FixedKeyProcessor<byte[], byte[], Staged>
             .withTimestamp(Math.min(record.timestamp(), now + MAX_FUTURE_SKEW_MS)));
   }
 
+  /** The metric's kind names, by {@link FeedbackKind} ordinal (not lower-cased per record). */
+  private static final String[] KIND_NAMES =
+      Arrays.stream(FeedbackKind.values())
+          .map(k -> k.name().toLowerCase(Locale.ROOT))
+          .toArray(String[]::new);
+
   private static String kind(Staged staged) {
     if (staged instanceof Staged.Feedback f) {
-      return f.event().getKind().name().toLowerCase(Locale.ROOT);
+      return KIND_NAMES[f.event().getKind().ordinal()];
     }
     return staged instanceof Staged.Impression ? "served" : "rejected";
   }

@@ -14,9 +14,22 @@ public final class ModelIds {
 
   private ModelIds() {}
 
-  /** Whether {@code id} is a valid model id; {@code null} is not. */
+  /**
+   * Whether {@code id} is a valid model id; {@code null} is not. {@link #PATTERN}, checked by hand:
+   * ingest asks for every event, and the regex was 1.5% of its time.
+   */
   public static boolean isValid(String id) {
-    return id != null && PATTERN.matcher(id).matches();
+    if (id == null || id.isEmpty() || id.length() > 128) {
+      return false;
+    }
+    for (int i = 0; i < id.length(); i++) {
+      char c = id.charAt(i);
+      boolean alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+      if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-'))) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

@@ -49,6 +49,9 @@ public final class ConfluentAvro<T extends SpecificRecord> {
   private final Map<String, Integer> idBySubject = new ConcurrentHashMap<>();
   private final Map<Integer, DatumReader<T>> readerByWriterId = new ConcurrentHashMap<>();
 
+  /** Holds no state between writes (each write gets its own encoder): one serves every thread. */
+  private final SpecificDatumWriter<T> writer;
+
   /**
    * @param autoRegister register the type's schema on first write; when false, the schema must
    *     already be registered under the subject (the production setting for products)
@@ -56,6 +59,7 @@ public final class ConfluentAvro<T extends SpecificRecord> {
   public ConfluentAvro(Class<T> type, SchemaRegistry registry, boolean autoRegister) {
     this.type = type;
     this.schema = SpecificData.get().getSchema(type);
+    this.writer = new SpecificDatumWriter<>(schema);
     this.registry = registry;
     this.autoRegister = autoRegister;
   }
@@ -79,7 +83,7 @@ public final class ConfluentAvro<T extends SpecificRecord> {
     out.writeBytes(ByteBuffer.allocate(4).putInt(id).array());
     BinaryEncoder encoder = EncoderFactory.get().directBinaryEncoder(out, null);
     try {
-      new SpecificDatumWriter<T>(schema).write(record, encoder);
+      writer.write(record, encoder);
       encoder.flush();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot encode " + type.getSimpleName(), e);
