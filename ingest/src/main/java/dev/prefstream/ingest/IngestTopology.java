@@ -199,8 +199,7 @@ public final class IngestTopology {
     Duration rateWindow = config.rateLimitWindow();
     // the rate limiter reads its counts from a hash map (RateLimiter) and only writes here, for the
     // changelog and a restart; a put costs RocksDB a fifth of what it cost the in-memory store (a
-    // skip list of byte arrays). Both log the same changelog records, so either restores the
-    // other's
+    // skip list of byte arrays). Both kinds log the same changelog records: an upgrade restores.
     builder.addStateStore(
         Stores.windowStoreBuilder(
                 Stores.persistentWindowStore(RateLimiter.STORE, rateWindow, rateWindow, false),

@@ -21,11 +21,11 @@ import org.apache.kafka.streams.state.WindowStore;
  * model id. Events without a user_key are not limited.
  *
  * <p>The store holds the counts: its changelog makes them exactly-once and restores them. The
- * counts are read from a hash map instead, because a lookup in the in-memory window store (a skip
- * list of byte-array keys, nearly always a miss with many users) was the largest single cost of
- * ingest. The map holds exactly what the store holds for the windows still open: {@link #init}
- * (which Kafka Streams calls again whenever it has wiped and restored the store, e.g. after an
- * aborted transaction) loads it from the store, and every count is written to both.
+ * counts are read from a hash map instead, because a window-store lookup (nearly always a miss with
+ * many users) was the largest single cost of ingest when the store was in memory (a skip list of
+ * byte-array keys). The map holds exactly what the store holds for the windows still open: {@link
+ * #init} (which Kafka Streams calls again whenever it has wiped and restored the store, e.g. after
+ * an aborted transaction) loads it from the store, and every count is written to both.
  */
 final class RateLimiter implements FixedKeyProcessor<String, Staged, Staged> {
   static final String STORE = "user-rates";
