@@ -18,6 +18,14 @@ final class ChildCli {
 
   /** Starts {@code prefstream args...} writing its output to {@code output}. */
   static Process start(Path output, List<String> jvmOptions, List<String> args) throws Exception {
+    return builder(jvmOptions, args).redirectOutput(output.toFile()).start();
+  }
+
+  /**
+   * {@code prefstream args...} in a child JVM, stdout and stderr together, for a caller that
+   * chooses where the output goes.
+   */
+  static ProcessBuilder builder(List<String> jvmOptions, List<String> args) {
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.add("-Dai.djl.offline=true");
@@ -34,10 +42,9 @@ final class ChildCli {
         System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
     command.add(PrefstreamCli.class.getName());
     command.addAll(args);
-    ProcessBuilder builder =
-        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile());
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
     builder.environment().put("OPT_OUT_TRACKING", "true");
-    return builder.start();
+    return builder;
   }
 
   static Process start(Path output, List<String> args) throws Exception {

@@ -145,21 +145,6 @@ class DemoIT {
   }
 
   private Process start(String... args) throws Exception {
-    String classpath =
-        System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-    List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.add("-Dai.djl.offline=true");
-    command.add("-Dai.djl.default_engine=PyTorch");
-    command.add("-Dai.djl.pytorch.num_threads=1");
-    command.add("-Dai.djl.pytorch.num_interop_threads=1");
-    command.add("-Dprefstream.registry.home=" + System.getProperty("prefstream.registry.home"));
-    command.add("-cp");
-    command.add(classpath);
-    command.add(PrefstreamCli.class.getName());
-    command.addAll(List.of(args));
-    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
-    builder.environment().put("OPT_OUT_TRACKING", "true");
-    return builder.start();
+    return ChildCli.builder(List.of(), List.of(args)).start();
   }
 }

@@ -3,6 +3,7 @@ package dev.prefstream.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.prefstream.embedded.EmbeddedStack;
+import dev.prefstream.schemas.Sha256;
 import dev.prefstream.schemas.TopicAdmin;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.FeedbackKind;
@@ -110,7 +111,7 @@ class FatalErrorExitIT {
       for (int i = 0; i < 8; i++) {
         PreferencePair pair =
             PreferencePair.newBuilder()
-                .setPairId(sha256("fatal-" + i))
+                .setPairId(Sha256.hex("fatal-" + i))
                 .setModelId("m")
                 .setPrompt("What about tea?")
                 .setChosen("I love tea.")
@@ -123,13 +124,6 @@ class FatalErrorExitIT {
         producer.send(new ProducerRecord<>(topics.pairs(), "m", codec.encode(subject, pair)));
       }
     }
-  }
-
-  private static String sha256(String text) throws Exception {
-    return java.util.HexFormat.of()
-        .formatHex(
-            java.security.MessageDigest.getInstance("SHA-256")
-                .digest(text.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
   }
 
   private static Process trainer(Topics topics, Path modelDir, Path output) throws Exception {

@@ -484,26 +484,13 @@ class SecuredStackIT {
               + "<logger name=\"org.apache.kafka\" level=\"INFO\"/>"
               + "<root level=\"INFO\"><appender-ref ref=\"out\"/></root></configuration>");
     }
-    List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.addAll(
-        List.of(
-            "-Xmx768m",
-            "-Dai.djl.offline=true",
-            "-Dai.djl.default_engine=PyTorch",
-            "-Dai.djl.pytorch.num_threads=1",
-            "-Dai.djl.pytorch.num_interop_threads=1",
-            "-Dlogback.configurationFile=" + logback,
-            "-cp",
-            System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
-            PrefstreamCli.class.getName()));
-    command.addAll(args);
+    List<String> command = new ArrayList<>(args);
     command.add("--config");
     command.add(configFile(user).toString());
     Path output = dir.resolve(user + ".log");
     ProcessBuilder builder =
-        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile());
-    builder.environment().put("OPT_OUT_TRACKING", "true");
+        ChildCli.builder(List.of("-Xmx768m", "-Dlogback.configurationFile=" + logback), command)
+            .redirectOutput(output.toFile());
     Process process = builder.start();
     services.add(process);
     outputs.put(user, output);

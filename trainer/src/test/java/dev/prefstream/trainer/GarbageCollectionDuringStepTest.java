@@ -3,6 +3,7 @@ package dev.prefstream.trainer;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.Device;
+import dev.prefstream.schemas.Sha256;
 import dev.prefstream.trainer.lora.LoraAdapter;
 import dev.prefstream.trainer.loss.LossType;
 import dev.prefstream.trainer.model.CausalLm;
@@ -11,9 +12,7 @@ import dev.prefstream.trainer.recipe.Recipe;
 import dev.prefstream.trainer.tokenize.EncodedExample;
 import dev.prefstream.trainer.tokenize.EncodedPair;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -106,9 +105,7 @@ class GarbageCollectionDuringStepTest {
                 + Double.doubleToRawLongBits(r.gradNorm()));
       }
       trace.add(a.sha256());
-      trace.add(
-          HexFormat.of()
-              .formatHex(MessageDigest.getInstance("SHA-256").digest(t.optimizerState())));
+      trace.add(Sha256.hex(t.optimizerState()));
     }
     return trace;
   }

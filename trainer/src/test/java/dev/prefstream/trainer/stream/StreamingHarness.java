@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.prefstream.embedded.EmbeddedStack;
 import dev.prefstream.publisher.AdapterLog;
+import dev.prefstream.schemas.Sha256;
 import dev.prefstream.schemas.TopicAdmin;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.AdapterManifest;
@@ -15,14 +16,11 @@ import dev.prefstream.schemas.config.CommonConfig;
 import dev.prefstream.schemas.registry.RestSchemaRegistry;
 import dev.prefstream.schemas.serde.ConfluentAvro;
 import dev.prefstream.trainer.recipe.Recipe;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
@@ -124,7 +122,7 @@ final class StreamingHarness {
       List<Future<RecordMetadata>> sent = new ArrayList<>();
       for (int i = from; i < from + count; i++) {
         String thing = things.get(i % things.size());
-        String pairId = sha256(model + "/" + i);
+        String pairId = Sha256.hex(model + "/" + i);
         boolean flip = reversed.test(pairId);
         PreferencePair pair =
             PreferencePair.newBuilder()
@@ -220,16 +218,6 @@ final class StreamingHarness {
           .as(model + " v" + expected + "'s parent")
           .isEqualTo(expected == 1 ? null : expected - 1);
       expected++;
-    }
-  }
-
-  static String sha256(String text) {
-    try {
-      return HexFormat.of()
-          .formatHex(
-              MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
     }
   }
 }

@@ -6,6 +6,7 @@ import dev.prefstream.embedded.EmbeddedStack;
 import dev.prefstream.publisher.AdapterFiles;
 import dev.prefstream.publisher.AdapterLog;
 import dev.prefstream.publisher.TopicScan;
+import dev.prefstream.schemas.Sha256;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.AdapterOrigin;
@@ -279,7 +280,7 @@ class StreamingTrainerIT {
           new ConfluentAvro<>(PreferencePair.class, harness.registry, true);
       PreferencePair chat =
           PreferencePair.newBuilder()
-              .setPairId(StreamingHarness.sha256("chat"))
+              .setPairId(Sha256.hex("chat"))
               .setModelId("c")
               .setPrompt(List.of(new dev.prefstream.schemas.avro.ChatMessage("user", "hi")))
               .setChosen("hello")

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.prefstream.embedded.EmbeddedStack;
 import dev.prefstream.publisher.AdapterLog;
 import dev.prefstream.publisher.TopicScan;
+import dev.prefstream.schemas.Sha256;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.FeedbackKind;
@@ -460,7 +461,7 @@ class TrainerOwnershipIT {
   /** The smallest count >= {@code atLeast} of m's pairs whose last pair is not held out. */
   private static int endOnTrainedPair(HoldoutSplit split, int atLeast) {
     int n = atLeast;
-    while (split.isHeldOut(StreamingHarness.sha256("m/" + (n - 1)))) {
+    while (split.isHeldOut(Sha256.hex("m/" + (n - 1)))) {
       n++;
     }
     return n;
@@ -469,7 +470,7 @@ class TrainerOwnershipIT {
   private static long heldOutAmong(HoldoutSplit split, int from, int to) {
     long n = 0;
     for (int i = from; i < to; i++) {
-      if (split.isHeldOut(StreamingHarness.sha256("m/" + i))) {
+      if (split.isHeldOut(Sha256.hex("m/" + i))) {
         n++;
       }
     }
@@ -522,7 +523,7 @@ class TrainerOwnershipIT {
     List<String> things = List.of("tea", "rain", "jazz", "maps", "cats", "snow");
     String thing = things.get(n % things.size());
     return PreferencePair.newBuilder()
-        .setPairId(StreamingHarness.sha256(model + "/" + n))
+        .setPairId(Sha256.hex(model + "/" + n))
         .setModelId(model)
         .setPrompt("What about " + thing + "?")
         .setChosen("I love " + thing + ".")

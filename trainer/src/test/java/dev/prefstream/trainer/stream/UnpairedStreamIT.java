@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.prefstream.embedded.EmbeddedStack;
 import dev.prefstream.publisher.AdapterLog;
 import dev.prefstream.publisher.TopicScan;
+import dev.prefstream.schemas.Sha256;
 import dev.prefstream.schemas.Topics;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.BatchStatus;
@@ -388,7 +389,7 @@ class UnpairedStreamIT {
     private String thumb(int i) {
       String thing = THINGS.get(i % THINGS.size());
       boolean up = i % 2 == 0;
-      String id = StreamingHarness.sha256(model + "/thumb/" + i);
+      String id = Sha256.hex(model + "/thumb/" + i);
       UnpairedFeedback u =
           UnpairedFeedback.newBuilder()
               .setFeedbackId(id)
@@ -416,7 +417,7 @@ class UnpairedStreamIT {
 
     private String pair(int i) {
       String thing = THINGS.get(i % THINGS.size());
-      String id = StreamingHarness.sha256(model + "/pair/" + i);
+      String id = Sha256.hex(model + "/pair/" + i);
       PreferencePair pair =
           PreferencePair.newBuilder()
               .setPairId(id)
