@@ -404,17 +404,15 @@ final class DemoCommand implements Callable<Integer> {
       try (KafkaProducer<String, byte[]> producer =
           new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer())) {
         while (running.get()) {
-          if (sent < WARM_UP_ROUNDS * WARM_UP_EVENTS && sent % WARM_UP_EVENTS == 0) {
+          if (sent > 0 && sent <= WARM_UP_ROUNDS * WARM_UP_EVENTS && sent % WARM_UP_EVENTS == 0) {
+            // a warm-up round sent: wait for two more versions on disk than when it was sent
             int versions = progress.materialized.size();
-            if (sent > 0) {
-              producer.flush();
-              awaitVersions(versions + 2);
-            }
-          } else if (sent == WARM_UP_ROUNDS * WARM_UP_EVENTS) {
             producer.flush();
-            awaitVersions(progress.materialized.size() + 2);
-            progress.steadySinceMs = System.currentTimeMillis();
-            start = System.nanoTime();
+            awaitVersions(versions + 2);
+            if (sent == WARM_UP_ROUNDS * WARM_UP_EVENTS) {
+              progress.steadySinceMs = System.currentTimeMillis();
+              start = System.nanoTime();
+            }
           }
           SyntheticFeedback.Emission emission = feedback.nextOfAnyKind();
           if (emission.impression() != null) {
