@@ -2,12 +2,12 @@ package dev.prefstream.trainer.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.prefstream.schemas.Sha256;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
@@ -93,12 +93,7 @@ final class Checkpoint {
 
   /** Hex sha-256 over the safetensors files' bytes, files in name order. */
   String sha256() throws IOException {
-    MessageDigest md;
-    try {
-      md = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    MessageDigest md = Sha256.digest();
     byte[] buf = new byte[1 << 20];
     for (Path f : files) {
       try (InputStream in = Files.newInputStream(f)) {
