@@ -4,7 +4,10 @@
 #   PREFSTREAM_TORCH_THREADS libtorch intra-op threads (default: 1, as the launcher)
 #   PYTORCH_LIBRARY_PATH, PYTORCH_VERSION, PYTORCH_FLAVOR: a CUDA libtorch (read by DJL)
 set -eu
-exec java ${JAVA_OPTS:-} \
+# locale pinned as in ./prefstream (same logs everywhere, cheaper String.format in Kafka Streams)
+exec java \
+  -Duser.language=en -Duser.country=US \
+  ${JAVA_OPTS:-} \
   -XX:+UseParallelGC \
   -Dai.djl.offline=true \
   -Dai.djl.default_engine=PyTorch \

@@ -65,7 +65,9 @@ public final class IngestConfig extends CommonConfig {
           + " unknown_request.";
 
   public static final String STREAM_THREADS_CONFIG = "ingest.stream.threads";
-  private static final String STREAM_THREADS_DOC = "Kafka Streams threads of this instance.";
+  private static final String STREAM_THREADS_DOC =
+      "Kafka Streams threads of this instance; 0: one per processor core, at most one per partition"
+          + " of the larger input topic (a thread without a partition would idle).";
 
   public static final String COMMIT_INTERVAL_MS_CONFIG = "ingest.commit.interval.ms";
   private static final String COMMIT_INTERVAL_MS_DOC =
@@ -149,8 +151,8 @@ public final class IngestConfig extends CommonConfig {
           .define(
               STREAM_THREADS_CONFIG,
               Type.INT,
-              1,
-              Range.between(1, 64),
+              0,
+              Range.between(0, 64),
               Importance.LOW,
               STREAM_THREADS_DOC)
           .define(
@@ -207,6 +209,19 @@ public final class IngestConfig extends CommonConfig {
 
   public Duration servedRetention() {
     return Duration.ofMillis(getLong(SERVED_RETENTION_MS_CONFIG));
+  }
+
+  /**
+   * The stream threads to run: {@code ingest.stream.threads}, or when it is 0, one per processor
+   * core but no more than {@code inputPartitions} (Kafka Streams gives each thread whole tasks, one
+   * per input partition).
+   */
+  public int streamThreads(int inputPartitions) {
+    int configured = getInt(STREAM_THREADS_CONFIG);
+    if (configured > 0) {
+      return configured;
+    }
+    return Math.max(1, Math.min(Runtime.getRuntime().availableProcessors(), inputPartitions));
   }
 
   public Duration servedWait() {

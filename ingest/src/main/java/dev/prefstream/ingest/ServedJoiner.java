@@ -31,9 +31,16 @@ import org.apache.kafka.streams.state.WindowStore;
  *
  * <p>Impressions are kept in a window store for the served retention. A choice whose impression is
  * there becomes pairs at once; one that came first waits in {@code waiting-choices} until its
- * impression arrives, or until it has waited {@code ingest.served.wait.ms} — in stream time, or in
- * real time when the stream is idle — and then is dead-lettered as unknown_request. Both stores
- * hold records as they arrived ({@link Sourced}), so every dead letter keeps its original bytes.
+ * impression arrives, or until it has waited {@code ingest.served.wait.ms} — in served time, or in
+ * real time — and then is dead-lettered as unknown_request. Both stores hold records as they
+ * arrived ({@link Sourced}), so every dead letter keeps its original bytes.
+ *
+ * <p>Served time is the latest impression timestamp this instance has read, not the task's stream
+ * time: only impressions past a choice's deadline show that its own will not come. Stream time also
+ * moves with feedback, and ingest does not hold feedback back until the served partition is fetched
+ * ({@code max.task.idle.ms=-1}, see {@link IngestService}): after downtime a backlog of choices can
+ * run ahead of the impressions they wait for, which must not expire them. After a restart served
+ * time is unknown until the first impression; until then only real time expires.
  */
 final class ServedJoiner implements Processor<String, Staged, String, Staged> {
   static final String IMPRESSIONS = "impressions";
@@ -47,11 +54,21 @@ final class ServedJoiner implements Processor<String, Staged, String, Staged> {
   private WindowStore<String, Sourced> impressions;
   private KeyValueStore<String, Waiting> waiting;
 
+  /** How often waiting choices are checked: in real time, and as served time advances. */
+  private final long checkEveryMs;
+
+  /** The latest impression timestamp read (not stored: unknown after a restart). */
+  private long servedTime = Long.MIN_VALUE;
+
+  /** Served time at the last check. */
+  private long servedTimeChecked = Long.MIN_VALUE;
+
   ServedJoiner(RecordReader reader, String servedTopic, Duration retention, Duration wait) {
     this.reader = reader;
     this.servedTopic = servedTopic;
     this.retentionMs = retention.toMillis();
     this.waitMs = wait.toMillis();
+    this.checkEveryMs = Math.max(100, Math.min(1_000, waitMs / 10));
   }
 
   @Override
@@ -60,9 +77,8 @@ final class ServedJoiner implements Processor<String, Staged, String, Staged> {
     this.impressions = context.getStateStore(IMPRESSIONS);
     this.waiting = context.getStateStore(WAITING);
     if (waitMs > 0) {
-      Duration every = Duration.ofMillis(Math.max(100, Math.min(1_000, waitMs / 10)));
-      context.schedule(every, PunctuationType.STREAM_TIME, this::expireWaiting);
-      context.schedule(every, PunctuationType.WALL_CLOCK_TIME, this::expireWaiting);
+      context.schedule(
+          Duration.ofMillis(checkEveryMs), PunctuationType.WALL_CLOCK_TIME, this::expireWaiting);
     }
   }
 
@@ -71,6 +87,13 @@ final class ServedJoiner implements Processor<String, Staged, String, Staged> {
     long now = Math.max(record.timestamp(), context.currentStreamTimeMs());
     if (record.value() instanceof Staged.Impression impression) {
       remember(impression, now, record);
+      servedTime = Math.max(servedTime, record.timestamp());
+      if (waitMs > 0
+          && (servedTimeChecked == Long.MIN_VALUE
+              || servedTime - servedTimeChecked >= checkEveryMs)) {
+        servedTimeChecked = servedTime;
+        expireWaiting(servedTime);
+      }
     } else if (record.value() instanceof Staged.Feedback feedback
         && feedback.event().getKind() == FeedbackKind.SERVED_CHOICE) {
       choose(feedback, now, record);
@@ -163,15 +186,15 @@ final class ServedJoiner implements Processor<String, Staged, String, Staged> {
     }
   }
 
-  /** Dead-letters the choices that waited too long, in stream time or in real time. */
+  /** Dead-letters the choices that waited too long, in served time or in real time. */
   private void expireWaiting(long ignoredTrigger) {
-    long streamNow = context.currentStreamTimeMs();
+    long servedNow = servedTime;
     long wallNow = context.currentSystemTimeMs();
     List<KeyValue<String, Waiting>> expired = new ArrayList<>();
     try (KeyValueIterator<String, Waiting> it = waiting.all()) {
       while (it.hasNext()) {
         KeyValue<String, Waiting> entry = it.next();
-        if (streamNow >= entry.value.streamDeadline() || wallNow >= entry.value.wallDeadline()) {
+        if (servedNow >= entry.value.servedDeadline() || wallNow >= entry.value.wallDeadline()) {
           expired.add(entry);
         }
       }
@@ -215,7 +238,7 @@ final class ServedJoiner implements Processor<String, Staged, String, Staged> {
   }
 
   /** A choice waiting for its impression, with both of its deadlines. */
-  record Waiting(Sourced choice, long timestamp, long streamDeadline, long wallDeadline) {
+  record Waiting(Sourced choice, long timestamp, long servedDeadline, long wallDeadline) {
 
     static Serde<Waiting> serde() {
       return Serdes.serdeFrom(
@@ -227,7 +250,7 @@ final class ServedJoiner implements Processor<String, Staged, String, Staged> {
       ByteArrayOutputStream buffer = new ByteArrayOutputStream();
       try (DataOutputStream out = new DataOutputStream(buffer)) {
         out.writeLong(timestamp);
-        out.writeLong(streamDeadline);
+        out.writeLong(servedDeadline);
         out.writeLong(wallDeadline);
         choice.write(out);
       } catch (IOException e) {
@@ -239,9 +262,9 @@ final class ServedJoiner implements Processor<String, Staged, String, Staged> {
     static Waiting fromBytes(byte[] bytes) {
       try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
         long timestamp = in.readLong();
-        long streamDeadline = in.readLong();
+        long servedDeadline = in.readLong();
         long wallDeadline = in.readLong();
-        return new Waiting(Sourced.read(in), timestamp, streamDeadline, wallDeadline);
+        return new Waiting(Sourced.read(in), timestamp, servedDeadline, wallDeadline);
       } catch (IOException e) {
         throw new IllegalStateException(
             "unreadable waiting choice (" + bytes.length + " bytes)", e);

@@ -234,12 +234,38 @@ class IngestTopologyTest {
     }
 
     @Test
-    void aChoiceWhoseImpressionNeverComesIsDeadLetteredInStreamTime() {
+    void aChoiceWhoseImpressionNeverComesIsDeadLetteredOnceServedTimePassesItsDeadline() {
       try (Pipeline p = new Pipeline(Map.of(IngestConfig.SERVED_WAIT_MS_CONFIG, 10_000))) {
         p.send(choice("lonely", "req-missing", 0), T0);
+        // feedback moving on says nothing about impressions: it still waits
         p.send(pairwise("later"), T0.plusSeconds(11));
+        assertThat(p.reasons()).isEmpty();
+        p.serve(impression("req-other", List.of("x", "y")), T0.plusSeconds(9));
+        assertThat(p.reasons()).isEmpty();
+        // an impression past its deadline does
+        p.serve(impression("req-another", List.of("x", "y")), T0.plusSeconds(11));
         assertThat(p.reasons()).containsExactly(DeadLetterReason.UNKNOWN_REQUEST.code());
         assertThat(p.pairs()).hasSize(1);
+      }
+    }
+
+    @Test
+    void aBacklogOfChoicesReadBeforeTheirImpressionsStillPairs() {
+      // after downtime ingest may read a partition's backlog before another's (max.task.idle.ms
+      // is -1): choices minutes ahead of their impressions in stream time must not expire
+      try (Pipeline p = new Pipeline(Map.of(IngestConfig.SERVED_WAIT_MS_CONFIG, 10_000))) {
+        for (int i = 0; i < 10; i++) {
+          p.send(choice("backlog-" + i, "req-" + i, 0), T0.plusSeconds(30L * i));
+        }
+        assertThat(p.pairs()).isEmpty();
+        for (int i = 0; i < 10; i++) {
+          p.serve(impression("req-" + i, List.of("x" + i, "y")), T0.plusSeconds(30L * i - 1));
+        }
+        assertThat(p.reasons()).isEmpty();
+        assertThat(p.pairs())
+            .extracting(pp -> pp.getChosen() + ">" + pp.getRejected())
+            .containsExactly(
+                "x0>y", "x1>y", "x2>y", "x3>y", "x4>y", "x5>y", "x6>y", "x7>y", "x8>y", "x9>y");
       }
     }
 

@@ -21,8 +21,12 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.admin.Admin;
@@ -63,6 +67,7 @@ public final class IngestBenchmark {
   private final Topics topics;
   private final long commitMs;
   private final int partitions;
+  private final int threads;
   private final Map<String, Object> client;
 
   /** What to run. */
@@ -103,7 +108,8 @@ public final class IngestBenchmark {
   }
 
   /** Every round, and the summary over the warm ones. */
-  public record Result(int events, int outputs, int partitions, long commitMs, List<Round> rounds) {
+  public record Result(
+      int events, int outputs, int partitions, int threads, long commitMs, List<Round> rounds) {
     /** The rounds after the first (the first when there is only one). */
     public List<Round> warm() {
       return rounds.size() > 1 ? rounds.subList(1, rounds.size()) : rounds;
@@ -151,6 +157,7 @@ public final class IngestBenchmark {
       json.put("events", events);
       json.put("outputs", outputs);
       json.put("partitions", partitions);
+      json.put("threads", threads);
       json.put("commit_interval_ms", commitMs);
       json.put("pipe_events_per_second", round1(pipeEventsPerSecond()));
       json.put("ingest_events_per_second", round1(ingestEventsPerSecond()));
@@ -192,6 +199,9 @@ public final class IngestBenchmark {
     this.topics = config.topics();
     this.commitMs = config.getLong(IngestConfig.COMMIT_INTERVAL_MS_CONFIG);
     this.partitions = config.getInt(CommonConfig.TOPIC_PARTITIONS_CONFIG);
+    // ingest's stream threads (ingest.stream.threads, by default one per core and partition), and
+    // as many pipe workers
+    this.threads = config.streamThreads(partitions);
     this.client = config.kafkaClientProperties();
   }
 
@@ -222,11 +232,12 @@ public final class IngestBenchmark {
             String.format(
                 Locale.ROOT,
                 "%,d feedback events (%,d outputs expected from ingest) on %s, %d partitions,"
-                    + " commit interval %d ms",
+                    + " %d thread(s) on each side, commit interval %d ms",
                 options.events(),
                 outputs,
                 topics.feedback(),
                 partitions,
+                threads,
                 commitMs));
         List<Round> rounds = new ArrayList<>();
         for (int round = 1; round <= options.rounds(); round++) {
@@ -266,7 +277,7 @@ public final class IngestBenchmark {
                   r.ratio(),
                   r.cpuRatio()));
         }
-        return new Result(options.events(), outputs, partitions, commitMs, rounds);
+        return new Result(options.events(), outputs, partitions, threads, commitMs, rounds);
       } finally {
         deleteQuietly(admin, created);
       }
@@ -342,54 +353,80 @@ public final class IngestBenchmark {
   private record Measured(
       double eventsPerSecond, double startupSeconds, double cpuMicrosPerEvent) {}
 
-  /** The reference: consume feedback, produce the same bytes, commit offsets in the transaction. */
+  /**
+   * The reference: consume feedback, produce the same bytes, commit offsets in the transaction; as
+   * many workers as ingest has stream threads, each with its own consumer and transactional
+   * producer and its share of the partitions (assigned, so no rebalance moves one mid-run).
+   */
   private Measured pipe(int round, String out, int events) throws Exception {
     try (OutputCounter counter = new OutputCounter(List.of(out), events)) {
       long start = System.nanoTime();
-      Map<String, Object> consumerProps = new HashMap<>(client);
-      consumerProps.put(ConsumerConfig.GROUP_ID_CONFIG, topics.prefix() + "pipe-" + round);
-      consumerProps.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-      consumerProps.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-      consumerProps.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-      Map<String, Object> producerProps = new HashMap<>(client);
-      producerProps.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, topics.prefix() + "pipe-" + round);
-      try (KafkaConsumer<byte[], byte[]> consumer =
-              new KafkaConsumer<>(
-                  consumerProps, new ByteArrayDeserializer(), new ByteArrayDeserializer());
-          KafkaProducer<byte[], byte[]> producer =
-              new KafkaProducer<>(
-                  producerProps, new ByteArraySerializer(), new ByteArraySerializer())) {
-        producer.initTransactions();
-        consumer.subscribe(List.of(topics.feedback()));
-        producer.beginTransaction();
-        long lastCommit = System.nanoTime();
-        int copied = 0;
-        Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
-        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
-        while (copied < events) {
-          if (System.nanoTime() > deadline) {
-            throw new IllegalStateException(
-                "the raw pipe copied " + copied + " of " + events + " events in 10 minutes");
+      AtomicInteger copied = new AtomicInteger();
+      ExecutorService workers = Executors.newFixedThreadPool(threads);
+      try {
+        List<Future<?>> running = new ArrayList<>();
+        for (int w = 0; w < threads; w++) {
+          List<TopicPartition> share = new ArrayList<>();
+          for (int p = w; p < partitions; p += threads) {
+            share.add(new TopicPartition(topics.feedback(), p));
           }
-          ConsumerRecords<byte[], byte[]> records = consumer.poll(Duration.ofMillis(100));
-          for (ConsumerRecord<byte[], byte[]> r : records) {
-            producer.send(new ProducerRecord<>(out, r.key(), r.value()));
-            offsets.put(
-                new TopicPartition(r.topic(), r.partition()),
-                new OffsetAndMetadata(r.offset() + 1));
-            copied++;
-          }
-          if (System.nanoTime() - lastCommit >= commitMs * 1_000_000L || copied >= events) {
-            producer.sendOffsetsToTransaction(offsets, consumer.groupMetadata());
-            producer.commitTransaction();
-            producer.beginTransaction();
-            lastCommit = System.nanoTime();
-          }
+          String id = topics.prefix() + "pipe-" + round + "-" + w;
+          running.add(workers.submit(() -> copy(id, share, out, events, copied)));
         }
-        producer.commitTransaction();
+        for (Future<?> worker : running) {
+          worker.get(10, TimeUnit.MINUTES);
+        }
+      } finally {
+        workers.shutdownNow();
       }
       return counter.await(start, events);
     }
+  }
+
+  /** One pipe worker: copies its partitions until all workers together copied {@code events}. */
+  private Void copy(
+      String id, List<TopicPartition> share, String out, int events, AtomicInteger copied) {
+    Map<String, Object> consumerProps = new HashMap<>(client);
+    consumerProps.put(ConsumerConfig.GROUP_ID_CONFIG, id);
+    consumerProps.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    consumerProps.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+    consumerProps.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    Map<String, Object> producerProps = new HashMap<>(client);
+    producerProps.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, id);
+    try (KafkaConsumer<byte[], byte[]> consumer =
+            new KafkaConsumer<>(
+                consumerProps, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        KafkaProducer<byte[], byte[]> producer =
+            new KafkaProducer<>(
+                producerProps, new ByteArraySerializer(), new ByteArraySerializer())) {
+      producer.initTransactions();
+      consumer.assign(share);
+      producer.beginTransaction();
+      long lastCommit = System.nanoTime();
+      Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
+      long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
+      while (copied.get() < events) {
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException(
+              "the raw pipe copied " + copied.get() + " of " + events + " events in 10 minutes");
+        }
+        ConsumerRecords<byte[], byte[]> records = consumer.poll(Duration.ofMillis(100));
+        for (ConsumerRecord<byte[], byte[]> r : records) {
+          producer.send(new ProducerRecord<>(out, r.key(), r.value()));
+          offsets.put(
+              new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1));
+        }
+        copied.addAndGet(records.count());
+        if (System.nanoTime() - lastCommit >= commitMs * 1_000_000L || copied.get() >= events) {
+          producer.sendOffsetsToTransaction(offsets, consumer.groupMetadata());
+          producer.commitTransaction();
+          producer.beginTransaction();
+          lastCommit = System.nanoTime();
+        }
+      }
+      producer.commitTransaction();
+    }
+    return null;
   }
 
   /** The subject: the ingest topology, exactly-once, reading the same feedback topic. */

@@ -16,6 +16,7 @@ class IngestBenchmarkResultTest {
             1000,
             1200,
             2,
+            1,
             100,
             List.of(
                 // a cold round faster than every warm one must not count
@@ -38,6 +39,7 @@ class IngestBenchmarkResultTest {
             1000,
             1200,
             2,
+            1,
             100,
             List.of(new IngestBenchmark.Round(1, 50_000, 1, 10, 10_000, 2, 40)));
     assertThat(result.ratio()).isEqualTo(0.2);
