@@ -42,6 +42,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.utils.Utils;
 
 /**
  * Validated feedback events per second through the ingest topology, against a raw consume-produce
@@ -286,8 +287,8 @@ public final class IngestBenchmark {
 
   /**
    * A realistic mix: 70% PAIRWISE (half with chat prompts), 10% BINARY, 10% RANKED (3 responses, 3
-   * pairs), 10% EDIT, from 20,000 users over 4 models, keyed by model id as products do. Returns
-   * the outputs they must yield.
+   * pairs), 10% EDIT, from 20,000 users over 4 models (at least one per partition), keyed by model
+   * id as products do. Returns the outputs they must yield.
    */
   private int produceFeedback(int events) {
     ConfluentAvro<FeedbackEvent> codec = new ConfluentAvro<>(FeedbackEvent.class, registry, true);
@@ -302,8 +303,9 @@ public final class IngestBenchmark {
     props.put(ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024);
     try (KafkaProducer<byte[], byte[]> producer =
         new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer())) {
+      List<String> models = evenModels(Math.max(4, partitions), partitions);
       for (int i = 0; i < events; i++) {
-        String model = "model-" + (i % 4);
+        String model = models.get(i % models.size());
         FeedbackEvent.Builder b =
             FeedbackEvent.newBuilder()
                 .setEventId("bench-" + runId + "-" + i)
@@ -348,6 +350,27 @@ public final class IngestBenchmark {
       producer.flush();
     }
     return outputs;
+  }
+
+  /**
+   * {@code count} model ids spread evenly over the partitions by the producer's default partitioner
+   * (murmur2 of the key), so that every partition, pipe worker and stream thread gets its share:
+   * {@code model-0} to {@code model-3} would put three of four on one of two partitions, a property
+   * of those names, not of what either side can do.
+   */
+  static List<String> evenModels(int count, int partitions) {
+    List<String> models = new ArrayList<>();
+    int n = 0;
+    while (models.size() < count) {
+      int wanted = models.size() % partitions; // round robin over the partitions
+      String model;
+      do {
+        model = "model-" + n++;
+      } while (Utils.toPositive(Utils.murmur2(model.getBytes(StandardCharsets.UTF_8))) % partitions
+          != wanted);
+      models.add(model);
+    }
+    return models;
   }
 
   private record Measured(

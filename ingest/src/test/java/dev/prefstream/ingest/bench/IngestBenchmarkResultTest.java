@@ -3,8 +3,11 @@ package dev.prefstream.ingest.bench;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
+import org.apache.kafka.common.utils.Utils;
 import org.junit.jupiter.api.Test;
 
 class IngestBenchmarkResultTest {
@@ -43,6 +46,30 @@ class IngestBenchmarkResultTest {
             100,
             List.of(new IngestBenchmark.Round(1, 50_000, 1, 10, 10_000, 2, 40)));
     assertThat(result.ratio()).isEqualTo(0.2);
+  }
+
+  @Test
+  void theModelsAreSpreadEvenlyOverThePartitionsByTheProducersPartitioner() {
+    for (int[] shape : new int[][] {{4, 2}, {4, 3}, {8, 4}, {4, 1}}) {
+      int count = shape[0];
+      int partitions = shape[1];
+      List<String> models = IngestBenchmark.evenModels(count, partitions);
+      assertThat(models).hasSize(count).doesNotHaveDuplicates();
+      Map<Integer, Long> perPartition =
+          models.stream()
+              .collect(
+                  Collectors.groupingBy(
+                      m ->
+                          Utils.toPositive(Utils.murmur2(m.getBytes(StandardCharsets.UTF_8)))
+                              % partitions,
+                      Collectors.counting()));
+      assertThat(perPartition)
+          .as("%d models on %d partitions", count, partitions)
+          .hasSize(partitions);
+      long most = perPartition.values().stream().mapToLong(Long::longValue).max().orElseThrow();
+      long least = perPartition.values().stream().mapToLong(Long::longValue).min().orElseThrow();
+      assertThat(most - least).isLessThanOrEqualTo(1);
+    }
   }
 
   @Test
