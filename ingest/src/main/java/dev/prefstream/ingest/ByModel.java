@@ -24,28 +24,46 @@ final class ByModel {
     return Utils.toPositive(Utils.murmur2(modelId.getBytes(StandardCharsets.UTF_8))) % partitions;
   }
 
-  /** A valid record, keyed by its model id, and whether this task owns that model. */
-  record Placed(boolean local, Staged staged) {}
-
-  /** Keys valid records by model id and says whether they may stay in this task. */
-  static final class Placement implements Processor<byte[], Staged, String, Placed> {
+  /**
+   * Routes each decoded record to one named child: a rejection to the dead letters, a record of a
+   * model this task owns on (keyed by model id), any other to the by-model topic. Forwarding by
+   * name instead of through split branches spares each record three nodes of Kafka Streams'
+   * per-node work.
+   */
+  static final class Placement implements Processor<byte[], Staged, String, Staged> {
     private final int partitions;
-    private ProcessorContext<String, Placed> context;
+    private final String rejected;
+    private final String local;
+    private final String elsewhere;
+    private ProcessorContext<String, Staged> context;
 
-    Placement(int partitions) {
+    /**
+     * @param rejected the child that receives rejections (keyed null: the dead letter keeps the
+     *     original key)
+     * @param local the child that receives records of this task's models
+     * @param elsewhere the child that receives records of other tasks' models
+     */
+    Placement(int partitions, String rejected, String local, String elsewhere) {
       this.partitions = partitions;
+      this.rejected = rejected;
+      this.local = local;
+      this.elsewhere = elsewhere;
     }
 
     @Override
-    public void init(ProcessorContext<String, Placed> context) {
+    public void init(ProcessorContext<String, Staged> context) {
       this.context = context;
     }
 
     @Override
     public void process(Record<byte[], Staged> record) {
+      if (record.value() instanceof Staged.Rejected) {
+        context.forward(record.withKey((String) null), rejected);
+        return;
+      }
       String modelId = modelIdOf(record.value());
-      boolean local = partition(modelId, partitions) == context.taskId().partition();
-      context.forward(record.withKey(modelId).withValue(new Placed(local, record.value())));
+      boolean owned = partition(modelId, partitions) == context.taskId().partition();
+      context.forward(record.withKey(modelId), owned ? local : elsewhere);
     }
   }
 

@@ -10,14 +10,26 @@ import org.apache.kafka.streams.processor.api.FixedKeyRecord;
 /**
  * The last step: the kinds that need no state (PAIRWISE, RANKED, EDIT) become pairs. By now BINARY
  * and SERVED_CHOICE feedback and impressions have been consumed by their own steps; only outcomes
- * pass through.
+ * pass through. Each outcome goes to the named child for its kind (pairs, unpaired feedback, dead
+ * letters), not through split branches: fewer nodes per record.
  */
 final class PairMaker implements FixedKeyProcessor<String, Staged, Staged> {
   private final IngestConfig.RankedPairs rankedPairs;
+  private final String pairs;
+  private final String unpaired;
+  private final String rejected;
   private FixedKeyProcessorContext<String, Staged> context;
 
-  PairMaker(IngestConfig.RankedPairs rankedPairs) {
+  /**
+   * @param pairs the child that receives {@link Staged.Pair}s
+   * @param unpaired the child that receives {@link Staged.Unpaired} feedback
+   * @param rejected the child that receives {@link Staged.Rejected} records
+   */
+  PairMaker(IngestConfig.RankedPairs rankedPairs, String pairs, String unpaired, String rejected) {
     this.rankedPairs = rankedPairs;
+    this.pairs = pairs;
+    this.unpaired = unpaired;
+    this.rejected = rejected;
   }
 
   @Override
@@ -27,14 +39,20 @@ final class PairMaker implements FixedKeyProcessor<String, Staged, Staged> {
 
   @Override
   public void process(FixedKeyRecord<String, Staged> record) {
-    if (record.value() instanceof Staged.Feedback feedback) {
+    Staged staged = record.value();
+    if (staged instanceof Staged.Feedback feedback) {
       for (PreferencePair pair : pairs(feedback.event())) {
-        context.forward(record.withValue(new Staged.Pair(pair)));
+        context.forward(record.withValue(new Staged.Pair(pair)), pairs);
       }
-    } else if (record.value() instanceof Staged.Impression) {
-      throw new IllegalStateException("an impression reached " + getClass().getSimpleName());
+    } else if (staged instanceof Staged.Pair) {
+      context.forward(record, pairs);
+    } else if (staged instanceof Staged.Unpaired) {
+      context.forward(record, unpaired);
+    } else if (staged instanceof Staged.Rejected) {
+      context.forward(record, rejected);
     } else {
-      context.forward(record);
+      throw new IllegalStateException(
+          staged.getClass().getSimpleName() + " reached " + getClass().getSimpleName());
     }
   }
 

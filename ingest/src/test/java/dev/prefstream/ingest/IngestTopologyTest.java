@@ -477,7 +477,51 @@ class IngestTopologyTest {
               "by-model-repartition");
       // one sub-topology: records owned by the task that read them skip the by-model topic
       assertThat(description.subtopologies()).hasSize(1);
+      // every node costs every record Kafka Streams' per-node work: the hot path, feedback read
+      // by the task owning its model to the pairs topic, stays short (19 nodes with split
+      // branches, 12 with processors forwarding by name)
+      assertThat(
+              shortestPath(description, IngestTopology.FEEDBACK_SOURCE, IngestTopology.PAIRS_SINK))
+          .containsExactly(
+              IngestTopology.FEEDBACK_SOURCE,
+              "decode-feedback",
+              "merge-inputs",
+              "place-by-model",
+              IngestTopology.MERGE_BY_MODEL,
+              "deduplicate",
+              "rate-limit",
+              "join-served",
+              "pair-binary",
+              "make-pairs",
+              IngestTopology.TO_PAIR,
+              IngestTopology.PAIRS_SINK);
     }
+  }
+
+  /** The node names on a shortest path between two nodes of the topology (breadth first). */
+  private static List<String> shortestPath(
+      TopologyDescription description, String from, String to) {
+    Map<String, TopologyDescription.Node> nodes = new java.util.HashMap<>();
+    description
+        .subtopologies()
+        .forEach(sub -> sub.nodes().forEach(node -> nodes.put(node.name(), node)));
+    Map<String, String> parent = new java.util.HashMap<>();
+    java.util.ArrayDeque<String> queue = new java.util.ArrayDeque<>(List.of(from));
+    parent.put(from, from);
+    while (!queue.isEmpty()) {
+      String name = queue.poll();
+      for (TopologyDescription.Node next : nodes.get(name).successors()) {
+        if (parent.putIfAbsent(next.name(), name) == null) {
+          queue.add(next.name());
+        }
+      }
+    }
+    java.util.LinkedList<String> path = new java.util.LinkedList<>();
+    for (String at = to; !at.equals(from); at = parent.get(at)) {
+      path.addFirst(at);
+    }
+    path.addFirst(from);
+    return path;
   }
 
   @Test
