@@ -60,9 +60,9 @@ public final class IngestConfig extends CommonConfig {
 
   public static final String SERVED_WAIT_MS_CONFIG = "ingest.served.wait.ms";
   private static final String SERVED_WAIT_MS_DOC =
-      "How long SERVED_CHOICE feedback that arrived before its impression waits for it (in stream"
-          + " time, or in real time when no newer records come); then it is dead-lettered as"
-          + " unknown_request.";
+      "How long SERVED_CHOICE feedback that arrived before its impression waits for it, in served"
+          + " time (the latest impression timestamp read) or in real time, whichever passes first;"
+          + " then it is dead-lettered as unknown_request.";
 
   public static final String STREAM_THREADS_CONFIG = "ingest.stream.threads";
   private static final String STREAM_THREADS_DOC =
