@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Splits the ingest stream threads' JFR samples into the stages of a record's path.
+
+Usage: jfr_stages.py RECORDING.jfr
+
+Each execution sample of a thread named ...StreamThread-N goes to the first stage (innermost
+frame first) whose marker appears in its stack, so a store put is counted as a put even though
+it runs inside the deduplicator, and a changelog send as a send. Sends are split into the
+pairs sink and the store changelogs. Reads `jfr print` (the JDK's own tool).
+"""
+import collections
+import re
+import subprocess
+import sys
+
+# (stage, marker): the first marker found from the top of the stack names the stage
+MARKERS = [
+    ("readyToProcess (Kafka Streams)", "PartitionGroup.readyToProcess"),
+    ("consumer poll", "KafkaConsumer.poll"),
+    ("commit", "StreamThread.maybeCommit"),
+    ("window store put", "MeteredWindowStore.put"),
+    ("window store fetch", "MeteredWindowStore.fetch"),
+    ("key-value store", "MeteredKeyValueStore"),
+    ("send", "RecordCollectorImpl.send"),
+    ("Avro decode", "ConfluentAvro.decode"),
+    ("feedback rules", "FeedbackRules"),
+    ("pair building", "Preferences."),
+    ("record reader", "RecordReader."),
+    ("deduplicator", "Deduplicator.process"),
+    ("rate limiter", "RateLimiter.process"),
+    ("served joiner", "ServedJoiner.process"),
+    ("binary pairer", "BinaryPairer.process"),
+    ("pair maker", "PairMaker.process"),
+    ("placement", "ByModel$Placement.process"),
+    ("decode processor", "DecodeProcessor.process"),
+    ("node forwarding (Kafka Streams)", "ProcessorContextImpl.forward"),
+    ("source node", "SourceNode.process"),
+    ("task process (Kafka Streams)", "StreamTask.process"),
+    ("punctuation", "punctuate"),
+    ("run loop (Kafka Streams)", "StreamThread.runLoop"),
+]
+
+
+def main(path):
+    out = subprocess.run(
+        ["jfr", "print", "--events", "jdk.ExecutionSample", "--stack-depth", "128", path],
+        check=True, capture_output=True, text=True).stdout
+    counts = collections.Counter()
+    total = 0
+    for block in out.split("jdk.ExecutionSample")[1:]:
+        thread = re.search(r'sampledThread = "(.*?)"', block)
+        if not thread or not re.search(r"StreamThread-\d+$", thread.group(1)):
+            continue
+        stack = block.split("stackTrace = [", 1)[-1].split("\n]", 1)[0]
+        frames = [line.strip() for line in stack.splitlines() if line.strip()]
+        total += 1
+        stage = "other"
+        for frame in frames:
+            hit = next((name for name, marker in MARKERS if marker in frame), None)
+            if hit:
+                stage = hit
+                break
+        if stage == "send":
+            whole = "\n".join(frames)
+            stage = "send: store changelog" if "ChangeLogging" in whole else "send: output topic"
+        counts[stage] += 1
+    print(f"{total} stream-thread samples")
+    for stage, n in counts.most_common():
+        print(f"{n:7d} {100 * n / max(total, 1):5.1f}%  {stage}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    main(sys.argv[1])
