@@ -21,12 +21,14 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.admin.Admin;
@@ -385,30 +387,57 @@ public final class IngestBenchmark {
     try (OutputCounter counter = new OutputCounter(List.of(out), events)) {
       long start = System.nanoTime();
       AtomicInteger copied = new AtomicInteger();
-      ExecutorService workers = Executors.newFixedThreadPool(threads);
+      AtomicReference<RuntimeException> failure = new AtomicReference<>();
+      int count = Math.min(threads, partitions); // a worker without a partition would idle
+      ExecutorService workers = Executors.newFixedThreadPool(count);
       try {
         List<Future<?>> running = new ArrayList<>();
-        for (int w = 0; w < threads; w++) {
+        for (int w = 0; w < count; w++) {
           List<TopicPartition> share = new ArrayList<>();
-          for (int p = w; p < partitions; p += threads) {
+          for (int p = w; p < partitions; p += count) {
             share.add(new TopicPartition(topics.feedback(), p));
           }
           String id = topics.prefix() + "pipe-" + round + "-" + w;
-          running.add(workers.submit(() -> copy(id, share, out, events, copied)));
+          running.add(
+              workers.submit(
+                  () -> {
+                    try {
+                      return copy(id, share, out, events, copied, failure);
+                    } catch (RuntimeException e) {
+                      // the others stop too instead of waiting for this one's share
+                      failure.compareAndSet(null, e);
+                      throw e;
+                    }
+                  }));
         }
         for (Future<?> worker : running) {
-          worker.get(10, TimeUnit.MINUTES);
+          try {
+            worker.get(10, TimeUnit.MINUTES);
+          } catch (ExecutionException e) {
+            // reported below: the first failure, not a worker that stopped because of it
+          }
         }
       } finally {
         workers.shutdownNow();
+      }
+      if (failure.get() != null) {
+        throw new IllegalStateException("the raw pipe failed: " + failure.get(), failure.get());
       }
       return counter.await(start, events);
     }
   }
 
-  /** One pipe worker: copies its partitions until all workers together copied {@code events}. */
+  /**
+   * One pipe worker: copies its partitions until all workers together copied {@code events}; stops
+   * (its open transaction left to abort) once any worker failed.
+   */
   private Void copy(
-      String id, List<TopicPartition> share, String out, int events, AtomicInteger copied) {
+      String id,
+      List<TopicPartition> share,
+      String out,
+      int events,
+      AtomicInteger copied,
+      AtomicReference<RuntimeException> failure) {
     Map<String, Object> consumerProps = new HashMap<>(client);
     consumerProps.put(ConsumerConfig.GROUP_ID_CONFIG, id);
     consumerProps.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
@@ -429,6 +458,9 @@ public final class IngestBenchmark {
       Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
       long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
       while (copied.get() < events) {
+        if (failure.get() != null) {
+          return null;
+        }
         if (System.nanoTime() > deadline) {
           throw new IllegalStateException(
               "the raw pipe copied " + copied.get() + " of " + events + " events in 10 minutes");
