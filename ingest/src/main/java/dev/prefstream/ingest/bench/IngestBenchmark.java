@@ -235,12 +235,13 @@ public final class IngestBenchmark {
             String.format(
                 Locale.ROOT,
                 "%,d feedback events (%,d outputs expected from ingest) on %s, %d partitions,"
-                    + " %d thread(s) on each side, commit interval %d ms",
+                    + " %d stream thread(s), %d pipe worker(s), commit interval %d ms",
                 options.events(),
                 outputs,
                 topics.feedback(),
                 partitions,
                 threads,
+                Math.min(threads, partitions),
                 commitMs));
         List<Round> rounds = new ArrayList<>();
         for (int round = 1; round <= options.rounds(); round++) {
