@@ -32,22 +32,22 @@ final class ByModel {
    */
   static final class Placement implements Processor<byte[], Staged, String, Staged> {
     private final int partitions;
-    private final String rejected;
-    private final String local;
-    private final String elsewhere;
+    private final String rejectedChild;
+    private final String localChild;
+    private final String elsewhereChild;
     private ProcessorContext<String, Staged> context;
 
     /**
-     * @param rejected the child that receives rejections (keyed null: the dead letter keeps the
-     *     original key)
-     * @param local the child that receives records of this task's models
-     * @param elsewhere the child that receives records of other tasks' models
+     * @param rejectedChild the child that receives rejections (keyed null: the dead letter keeps
+     *     the original key)
+     * @param localChild the child that receives records of this task's models
+     * @param elsewhereChild the child that receives records of other tasks' models
      */
-    Placement(int partitions, String rejected, String local, String elsewhere) {
+    Placement(int partitions, String rejectedChild, String localChild, String elsewhereChild) {
       this.partitions = partitions;
-      this.rejected = rejected;
-      this.local = local;
-      this.elsewhere = elsewhere;
+      this.rejectedChild = rejectedChild;
+      this.localChild = localChild;
+      this.elsewhereChild = elsewhereChild;
     }
 
     @Override
@@ -58,12 +58,12 @@ final class ByModel {
     @Override
     public void process(Record<byte[], Staged> record) {
       if (record.value() instanceof Staged.Rejected) {
-        context.forward(record.withKey((String) null), rejected);
+        context.forward(record.withKey((String) null), rejectedChild);
         return;
       }
       String modelId = modelIdOf(record.value());
       boolean owned = partition(modelId, partitions) == context.taskId().partition();
-      context.forward(record.withKey(modelId), owned ? local : elsewhere);
+      context.forward(record.withKey(modelId), owned ? localChild : elsewhereChild);
     }
   }
 

@@ -15,21 +15,25 @@ import org.apache.kafka.streams.processor.api.FixedKeyRecord;
  */
 final class PairMaker implements FixedKeyProcessor<String, Staged, Staged> {
   private final IngestConfig.RankedPairs rankedPairs;
-  private final String pairs;
-  private final String unpaired;
-  private final String rejected;
+  private final String pairsChild;
+  private final String unpairedChild;
+  private final String rejectedChild;
   private FixedKeyProcessorContext<String, Staged> context;
 
   /**
-   * @param pairs the child that receives {@link Staged.Pair}s
-   * @param unpaired the child that receives {@link Staged.Unpaired} feedback
-   * @param rejected the child that receives {@link Staged.Rejected} records
+   * @param pairsChild the child that receives {@link Staged.Pair}s
+   * @param unpairedChild the child that receives {@link Staged.Unpaired} feedback
+   * @param rejectedChild the child that receives {@link Staged.Rejected} records
    */
-  PairMaker(IngestConfig.RankedPairs rankedPairs, String pairs, String unpaired, String rejected) {
+  PairMaker(
+      IngestConfig.RankedPairs rankedPairs,
+      String pairsChild,
+      String unpairedChild,
+      String rejectedChild) {
     this.rankedPairs = rankedPairs;
-    this.pairs = pairs;
-    this.unpaired = unpaired;
-    this.rejected = rejected;
+    this.pairsChild = pairsChild;
+    this.unpairedChild = unpairedChild;
+    this.rejectedChild = rejectedChild;
   }
 
   @Override
@@ -42,14 +46,14 @@ final class PairMaker implements FixedKeyProcessor<String, Staged, Staged> {
     Staged staged = record.value();
     if (staged instanceof Staged.Feedback feedback) {
       for (PreferencePair pair : pairs(feedback.event())) {
-        context.forward(record.withValue(new Staged.Pair(pair)), pairs);
+        context.forward(record.withValue(new Staged.Pair(pair)), pairsChild);
       }
     } else if (staged instanceof Staged.Pair) {
-      context.forward(record, pairs);
+      context.forward(record, pairsChild);
     } else if (staged instanceof Staged.Unpaired) {
-      context.forward(record, unpaired);
+      context.forward(record, unpairedChild);
     } else if (staged instanceof Staged.Rejected) {
-      context.forward(record, rejected);
+      context.forward(record, rejectedChild);
     } else {
       throw new IllegalStateException(
           staged.getClass().getSimpleName() + " reached " + getClass().getSimpleName());
