@@ -18,9 +18,23 @@ final class Texts {
 
   /** {@code text} in NFC (the same instance when it already is). */
   static String nfc(String text) {
-    return Normalizer.isNormalized(text, Normalizer.Form.NFC)
+    return belowCombiningMarks(text) || Normalizer.isNormalized(text, Normalizer.Form.NFC)
         ? text
         : Normalizer.normalize(text, Normalizer.Form.NFC);
+  }
+
+  /**
+   * Whether every character is below U+0300, where the combining marks begin: such a text is NFC
+   * already (no character below it decomposes or composes with its neighbour; TextsTest checks
+   * every pair), and this plain loop spares the JDK's quick check, 3% of ingest's stream threads.
+   */
+  static boolean belowCombiningMarks(String text) {
+    for (int i = 0; i < text.length(); i++) {
+      if (text.charAt(i) >= '\u0300') {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

@@ -267,17 +267,19 @@ public final class IngestBenchmark {
           progress.accept(
               String.format(
                   Locale.ROOT,
-                  "round %d%s: raw pipe %,.0f events/s (start-up %.1f s, %.1f us CPU/event),"
-                      + " ingest %,.0f events/s (start-up %.1f s, %.1f us CPU/event), ratio %.3f,"
+                  "round %d%s: raw pipe %,.0f events/s (start-up %.1f s, %.1f us CPU/event, JIT %.1f s),"
+                      + " ingest %,.0f events/s (start-up %.1f s, %.1f us CPU/event, JIT %.1f s), ratio %.3f,"
                       + " CPU ratio %.3f",
                   round,
                   round == 1 && options.rounds() > 1 ? " (warm-up)" : "",
                   r.pipeEventsPerSecond(),
                   r.pipeStartupSeconds(),
                   r.pipeCpuMicrosPerEvent(),
+                  pipe.jitSeconds(),
                   r.ingestEventsPerSecond(),
                   r.ingestStartupSeconds(),
                   r.ingestCpuMicrosPerEvent(),
+                  ingest.jitSeconds(),
                   r.ratio(),
                   r.cpuRatio()));
         }
@@ -377,7 +379,7 @@ public final class IngestBenchmark {
   }
 
   private record Measured(
-      double eventsPerSecond, double startupSeconds, double cpuMicrosPerEvent) {}
+      double eventsPerSecond, double startupSeconds, double cpuMicrosPerEvent, double jitSeconds) {}
 
   /**
    * The reference: consume feedback, produce the same bytes, commit offsets in the transaction; as
@@ -504,6 +506,11 @@ public final class IngestBenchmark {
     }
   }
 
+  /** Time the JIT compilers spent so far (all compiler threads together). */
+  private static long jitMillis() {
+    return java.lang.management.ManagementFactory.getCompilationMXBean().getTotalCompilationTime();
+  }
+
   private static long processCpuNanos() {
     return ((com.sun.management.OperatingSystemMXBean)
             java.lang.management.ManagementFactory.getOperatingSystemMXBean())
@@ -533,6 +540,8 @@ public final class IngestBenchmark {
     private volatile long allAt;
     private volatile long tenPercentCpu;
     private volatile long allCpu;
+    private volatile long tenPercentJit;
+    private volatile long allJit;
     private volatile RuntimeException failure;
     private final Thread thread;
 
@@ -566,10 +575,12 @@ public final class IngestBenchmark {
           if (tenPercentAt == 0 && seen >= expected / 10) {
             tenPercentAt = now;
             tenPercentCpu = processCpuNanos();
+            tenPercentJit = jitMillis();
           }
           if (seen >= expected) {
             allAt = now;
             allCpu = processCpuNanos();
+            allJit = jitMillis();
           }
         }
       } catch (RuntimeException e) {
@@ -589,7 +600,8 @@ public final class IngestBenchmark {
       double steadySeconds = (allAt - tenPercentAt) / 1e9;
       double startup = (tenPercentAt - start) / 1e9;
       double cpuMicros = (allCpu - tenPercentCpu) / 1e3 / (events * 0.9);
-      return new Measured(events * 0.9 / steadySeconds, startup, cpuMicros);
+      return new Measured(
+          events * 0.9 / steadySeconds, startup, cpuMicros, (allJit - tenPercentJit) / 1e3);
     }
 
     @Override

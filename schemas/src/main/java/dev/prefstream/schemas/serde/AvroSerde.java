@@ -1,6 +1,8 @@
 package dev.prefstream.schemas.serde;
 
 import dev.prefstream.schemas.registry.SchemaRegistry;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serde;
@@ -31,8 +33,13 @@ public final class AvroSerde<T extends SpecificRecord> implements Serde<T> {
 
   @Override
   public Serializer<T> serializer() {
+    // the subject by topic: spares a string and its hash per record (Kafka passes the same topic)
+    Map<String, String> subjects = new ConcurrentHashMap<>();
     return (topic, data) ->
-        data == null ? null : codec.encode(ConfluentAvro.subject(topic, isKey), data);
+        data == null
+            ? null
+            : codec.encode(
+                subjects.computeIfAbsent(topic, t -> ConfluentAvro.subject(t, isKey)), data);
   }
 
   @Override

@@ -49,8 +49,16 @@ public final class ConfluentAvro<T extends SpecificRecord> {
   private final Map<String, Integer> idBySubject = new ConcurrentHashMap<>();
   private final Map<Integer, DatumReader<T>> readerByWriterId = new ConcurrentHashMap<>();
 
-  /** Holds no state between writes (each write gets its own encoder): one serves every thread. */
+  /**
+   * The type's schema compiled ({@link CompiledWriter}), or Avro's writer for a schema it does not
+   * know. Neither holds state between writes: one serves every thread.
+   */
+  private final CompiledWriter compiled;
+
   private final SpecificDatumWriter<T> writer;
+
+  /** The size of the last value written: where the next one's buffer starts (races are benign). */
+  private int lastSize = 256;
 
   /**
    * @param autoRegister register the type's schema on first write; when false, the schema must
@@ -59,6 +67,7 @@ public final class ConfluentAvro<T extends SpecificRecord> {
   public ConfluentAvro(Class<T> type, SchemaRegistry registry, boolean autoRegister) {
     this.type = type;
     this.schema = SpecificData.get().getSchema(type);
+    this.compiled = CompiledWriter.compile(schema).orElse(null);
     this.writer = new SpecificDatumWriter<>(schema);
     this.registry = registry;
     this.autoRegister = autoRegister;
@@ -78,6 +87,18 @@ public final class ConfluentAvro<T extends SpecificRecord> {
     int id =
         idBySubject.computeIfAbsent(
             subject, s -> autoRegister ? registry.register(s, schema) : registry.idOf(s, schema));
+    if (compiled == null) {
+      return encodeWithAvro(id, record);
+    }
+    CompiledWriter.Output out = new CompiledWriter.Output(lastSize + 64);
+    out.writeByte(MAGIC_BYTE);
+    out.writeIntBigEndian(id);
+    compiled.write(record, out);
+    lastSize = out.size();
+    return out.toByteArray();
+  }
+
+  private byte[] encodeWithAvro(int id, T record) {
     ByteArrayOutputStream out = new ByteArrayOutputStream(256);
     out.write(MAGIC_BYTE);
     out.writeBytes(ByteBuffer.allocate(4).putInt(id).array());
