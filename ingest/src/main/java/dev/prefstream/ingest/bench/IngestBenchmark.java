@@ -88,16 +88,21 @@ public final class IngestBenchmark {
   /**
    * One round: the pipe, then ingest, on the same input. The CPU figures are this process's CPU
    * time per event over the same interval (with the embedded broker, the broker's work is in it
-   * too): on a machine shared with other work they vary far less than wall-clock rates do.
+   * too): on a machine shared with other work they vary far less than wall-clock rates do. The JIT
+   * figures are the seconds the JIT compilers worked in the same interval: while they are large,
+   * the round measured compilation as much as either side (ingest's code keeps two cores' compilers
+   * busy for its first five or so rounds of 100,000 events; README, Performance).
    */
   public record Round(
       int round,
       double pipeEventsPerSecond,
       double pipeStartupSeconds,
       double pipeCpuMicrosPerEvent,
+      double pipeJitSeconds,
       double ingestEventsPerSecond,
       double ingestStartupSeconds,
-      double ingestCpuMicrosPerEvent) {
+      double ingestCpuMicrosPerEvent,
+      double ingestJitSeconds) {
     public double ratio() {
       return ingestEventsPerSecond / pipeEventsPerSecond;
     }
@@ -181,6 +186,8 @@ public final class IngestBenchmark {
                     m.put("pipe_cpu_us_per_event", round1(r.pipeCpuMicrosPerEvent()));
                     m.put("ingest_cpu_us_per_event", round1(r.ingestCpuMicrosPerEvent()));
                     m.put("cpu_ratio", Math.round(r.cpuRatio() * 1e4) / 1e4);
+                    m.put("pipe_jit_seconds", round1(r.pipeJitSeconds()));
+                    m.put("ingest_jit_seconds", round1(r.ingestJitSeconds()));
                     return m;
                   })
               .toList());
@@ -260,9 +267,11 @@ public final class IngestBenchmark {
                   pipe.eventsPerSecond,
                   pipe.startupSeconds,
                   pipe.cpuMicrosPerEvent,
+                  pipe.jitSeconds,
                   ingest.eventsPerSecond,
                   ingest.startupSeconds,
-                  ingest.cpuMicrosPerEvent);
+                  ingest.cpuMicrosPerEvent,
+                  ingest.jitSeconds);
           rounds.add(r);
           progress.accept(
               String.format(
@@ -275,11 +284,11 @@ public final class IngestBenchmark {
                   r.pipeEventsPerSecond(),
                   r.pipeStartupSeconds(),
                   r.pipeCpuMicrosPerEvent(),
-                  pipe.jitSeconds(),
+                  r.pipeJitSeconds(),
                   r.ingestEventsPerSecond(),
                   r.ingestStartupSeconds(),
                   r.ingestCpuMicrosPerEvent(),
-                  ingest.jitSeconds(),
+                  r.ingestJitSeconds(),
                   r.ratio(),
                   r.cpuRatio()));
         }

@@ -23,9 +23,9 @@ class IngestBenchmarkResultTest {
             100,
             List.of(
                 // a cold round faster than every warm one must not count
-                new IngestBenchmark.Round(1, 900_000, 5, 10, 800_000, 9, 20),
-                new IngestBenchmark.Round(2, 100_000, 1, 10, 30_000, 2, 40),
-                new IngestBenchmark.Round(3, 120_000, 1, 10, 20_000, 2, 50)));
+                new IngestBenchmark.Round(1, 900_000, 5, 10, 0, 800_000, 9, 20, 0),
+                new IngestBenchmark.Round(2, 100_000, 1, 10, 0.5, 30_000, 2, 40, 1.25),
+                new IngestBenchmark.Round(3, 120_000, 1, 10, 0, 20_000, 2, 50, 0)));
     Map<String, Object> json = result.json();
     assertThat(json.get("pipe_events_per_second")).isEqualTo(120_000.0);
     assertThat(json.get("ingest_events_per_second")).isEqualTo(30_000.0);
@@ -33,6 +33,9 @@ class IngestBenchmarkResultTest {
     // CPU ratios of the warm rounds: 10/40 and 10/50; their median
     assertThat(json.get("cpu_ratio")).isEqualTo(0.225);
     assertThat((List<?>) json.get("rounds")).hasSize(3);
+    Map<?, ?> second = (Map<?, ?>) ((List<?>) json.get("rounds")).get(1);
+    assertThat(second.get("pipe_jit_seconds")).isEqualTo(0.5);
+    assertThat(second.get("ingest_jit_seconds")).isEqualTo(1.3);
   }
 
   @Test
@@ -44,7 +47,7 @@ class IngestBenchmarkResultTest {
             2,
             1,
             100,
-            List.of(new IngestBenchmark.Round(1, 50_000, 1, 10, 10_000, 2, 40)));
+            List.of(new IngestBenchmark.Round(1, 50_000, 1, 10, 0, 10_000, 2, 40, 0)));
     assertThat(result.ratio()).isEqualTo(0.2);
   }
 
