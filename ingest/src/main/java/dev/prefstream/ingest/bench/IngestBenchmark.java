@@ -276,9 +276,9 @@ public final class IngestBenchmark {
           progress.accept(
               String.format(
                   Locale.ROOT,
-                  "round %d%s: raw pipe %,.0f events/s (start-up %.1f s, %.1f us CPU/event, JIT %.1f s),"
-                      + " ingest %,.0f events/s (start-up %.1f s, %.1f us CPU/event, JIT %.1f s), ratio %.3f,"
-                      + " CPU ratio %.3f",
+                  "round %d%s: raw pipe %,.0f events/s (start-up %.1f s, %.1f us CPU/event,"
+                      + " JIT %.1f s), ingest %,.0f events/s (start-up %.1f s, %.1f us CPU/event,"
+                      + " JIT %.1f s), ratio %.3f, CPU ratio %.3f",
                   round,
                   round == 1 && options.rounds() > 1 ? " (warm-up)" : "",
                   r.pipeEventsPerSecond(),
