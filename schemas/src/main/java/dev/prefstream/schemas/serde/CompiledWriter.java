@@ -10,6 +10,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Predicate;
 import org.apache.avro.AvroRuntimeException;
 import org.apache.avro.LogicalType;
 import org.apache.avro.LogicalTypes;
@@ -80,6 +81,14 @@ final class CompiledWriter {
     void writeBytes(byte[] b, int offset, int length) {
       ensure(length);
       System.arraycopy(b, offset, bytes, size, length);
+      size += length;
+    }
+
+    /** What remains in {@code b}, copied at once; its position stays where it was. */
+    void writeBytes(ByteBuffer b) {
+      int length = b.remaining();
+      ensure(length);
+      b.duplicate().get(bytes, size, length);
       size += length;
     }
 
@@ -231,15 +240,17 @@ final class CompiledWriter {
      */
     private Node unionNode(Schema union) throws Unsupported {
       List<Schema> branches = union.getTypes();
-      List<Node> nodes = new ArrayList<>();
-      for (Schema branch : branches) {
-        nodes.add(node(branch));
+      Node[] nodes = new Node[branches.size()];
+      List<Predicate<Object>> holds = new ArrayList<>();
+      for (int i = 0; i < nodes.length; i++) {
+        nodes[i] = node(branches.get(i));
+        holds.add(holds(branches.get(i)));
       }
       return (value, out) -> {
-        for (int i = 0; i < branches.size(); i++) {
-          if (matches(branches.get(i), value)) {
+        for (int i = 0; i < nodes.length; i++) {
+          if (holds.get(i).test(value)) {
             out.writeLong(i);
-            nodes.get(i).write(value, out);
+            nodes[i].write(value, out);
             return;
           }
         }
@@ -249,27 +260,31 @@ final class CompiledWriter {
     }
   }
 
-  private static boolean matches(Schema branch, Object value) {
+  /** Which values a union branch holds, decided once per branch when the union compiles. */
+  private static Predicate<Object> holds(Schema branch) {
+    String name = branch.getFullName();
     return switch (branch.getType()) {
-      case NULL -> value == null;
-      case BOOLEAN -> value instanceof Boolean;
-      case INT -> value instanceof Integer;
+      case NULL -> value -> value == null;
+      case BOOLEAN -> value -> value instanceof Boolean;
+      case INT -> value -> value instanceof Integer;
       // a Long is written as a plain long even to a timestamp-millis branch, as Avro resolves it
       case LONG ->
-          value instanceof Long || branch.getLogicalType() != null && value instanceof Instant;
-      case FLOAT -> value instanceof Float;
-      case DOUBLE -> value instanceof Double;
-      case BYTES -> value instanceof ByteBuffer;
-      case STRING -> value instanceof CharSequence;
-      case ARRAY -> value instanceof Collection<?>;
-      case MAP -> value instanceof Map<?, ?>;
+          branch.getLogicalType() == null
+              ? value -> value instanceof Long
+              : value -> value instanceof Long || value instanceof Instant;
+      case FLOAT -> value -> value instanceof Float;
+      case DOUBLE -> value -> value instanceof Double;
+      case BYTES -> value -> value instanceof ByteBuffer;
+      case STRING -> value -> value instanceof CharSequence;
+      case ARRAY -> value -> value instanceof Collection<?>;
+      case MAP -> value -> value instanceof Map<?, ?>;
       case ENUM ->
-          (value instanceof Enum<?> || value instanceof GenericEnumSymbol<?>)
-              && enumName(value).equals(branch.getFullName());
+          value ->
+              (value instanceof Enum<?> || value instanceof GenericEnumSymbol<?>)
+                  && enumName(value).equals(name);
       case RECORD ->
-          value instanceof IndexedRecord r
-              && r.getSchema().getFullName().equals(branch.getFullName());
-      default -> false;
+          value -> value instanceof IndexedRecord r && r.getSchema().getFullName().equals(name);
+      default -> value -> false;
     };
   }
 
@@ -302,11 +317,8 @@ final class CompiledWriter {
   }
 
   private static void writeBytes(ByteBuffer bytes, Output out) {
-    ByteBuffer view = bytes.duplicate(); // the caller's position stays where it was
-    out.writeLong(view.remaining());
-    while (view.hasRemaining()) {
-      out.writeByte(view.get());
-    }
+    out.writeLong(bytes.remaining());
+    out.writeBytes(bytes);
   }
 
   private static void writeString(Object value, Output out) {

@@ -19,8 +19,10 @@ import dev.prefstream.schemas.avro.VersionRefusal;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.time.Instant;
 import java.util.List;
+import java.util.Random;
 import org.apache.avro.AvroRuntimeException;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaBuilder;
@@ -105,6 +107,20 @@ class CompiledWriterTest {
     Schema schema = pair.getSchema();
     assertThat(compiled(CompiledWriter.compile(schema).orElseThrow(), pair))
         .isEqualTo(avro(new SpecificDatumWriter<>(schema), pair));
+  }
+
+  @Test
+  void bytesAreWhatRemainsInTheBufferWhichKeepsItsPosition() {
+    byte[] data = new byte[100_000];
+    new Random(7).nextBytes(data);
+    ByteBuffer buffer = ByteBuffer.wrap(data);
+    buffer.position(3);
+    AdapterChunk chunk = new AdapterChunk("m", 4L, "adapter_model.safetensors", 0, 1, buffer);
+    Schema schema = chunk.getSchema();
+    byte[] avro = avro(new SpecificDatumWriter<>(schema), chunk);
+    assertThat(buffer.position()).isEqualTo(3);
+    assertThat(compiled(CompiledWriter.compile(schema).orElseThrow(), chunk)).isEqualTo(avro);
+    assertThat(buffer.position()).isEqualTo(3);
   }
 
   @Test
