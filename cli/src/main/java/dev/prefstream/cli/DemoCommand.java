@@ -9,6 +9,7 @@ import dev.prefstream.schemas.FileNames;
 import dev.prefstream.schemas.MetricNames;
 import dev.prefstream.schemas.avro.AdapterManifest;
 import dev.prefstream.schemas.avro.FeedbackEvent;
+import dev.prefstream.schemas.avro.FeedbackKind;
 import dev.prefstream.schemas.avro.ServedResponses;
 import dev.prefstream.schemas.config.CommonConfig;
 import dev.prefstream.schemas.serde.ConfluentAvro;
@@ -258,6 +259,11 @@ final class DemoCommand implements Callable<Integer> {
     volatile long steadySinceMs = Long.MAX_VALUE;
 
     final List<Path> materialized = new CopyOnWriteArrayList<>();
+
+    /** The newest feedback event (epoch ms) with a pair in a version on disk. */
+    volatile long newestOnDiskMs = Long.MIN_VALUE;
+
+    private final Map<Long, Long> newestByVersion = new ConcurrentHashMap<>();
     private final Map<Long, List<Instant>> occurredAtByVersion = new ConcurrentHashMap<>();
     private final List<Long> freshnessMs = new ArrayList<>();
     private final List<Long> committedMs = new ArrayList<>();
@@ -280,6 +286,10 @@ final class DemoCommand implements Callable<Integer> {
     public void onPublished(AdapterManifest manifest, List<Instant> pairOccurredAt) {
       long now = System.currentTimeMillis();
       published.incrementAndGet();
+      pairOccurredAt.stream()
+          .mapToLong(Instant::toEpochMilli)
+          .max()
+          .ifPresent(newest -> newestByVersion.put(manifest.getVersion(), newest));
       List<Instant> steady =
           pairOccurredAt.stream().filter(t -> t.toEpochMilli() >= steadySinceMs).toList();
       if (!steady.isEmpty()) {
@@ -293,6 +303,10 @@ final class DemoCommand implements Callable<Integer> {
     /** Freshness of every pair in a version: from its feedback event to the version on disk. */
     void materialized(AdapterSink.Materialized m) {
       long now = System.currentTimeMillis();
+      Long newest = newestByVersion.remove(m.version());
+      if (newest != null && newest > newestOnDiskMs) {
+        newestOnDiskMs = newest; // the sink's one thread is the only writer
+      }
       List<Instant> occurred = occurredAtByVersion.remove(m.version());
       if (occurred != null) {
         synchronized (freshnessMs) {
@@ -358,10 +372,14 @@ final class DemoCommand implements Callable<Integer> {
    * Produces synthetic feedback like a product would: Confluent-framed Avro, keyed by model id.
    *
    * <p>It starts with a warm-up of {@link #WARM_UP_ROUNDS} rounds: {@link #WARM_UP_EVENTS} events
-   * at once, then nothing until two more versions are on disk. The trainer loads its model and its
-   * first steps run slowly (JIT, libtorch's allocator): at the rate from the first second, a queue
-   * builds in front of it that takes a while to drain. Only after the warm-up does it produce at
-   * the rate, and the freshness report counts only the events from then on: it measures the
+   * at once, then nothing until the pipeline has drained them: a version is on disk holding the
+   * pair of the round's last pairwise event (one model's feedback and pairs each take one
+   * partition, read in order, so every pair made before it is on disk too; a few joined thumbs or
+   * served choices may follow it). The trainer loads its model and its first steps run slowly (JIT,
+   * libtorch's allocator): at the rate from the first second, a queue builds in front of it that
+   * takes a while to drain, and a warm-up that moved on before the queue was empty handed it to the
+   * first events at the rate (3-4 s of it, the whole p99). Only after the warm-up does it produce
+   * at the rate, and the freshness report counts only the events from then on: it measures the
    * pipeline at that rate, not the start-up.
    */
   static final class Generator implements Runnable {
@@ -370,7 +388,7 @@ final class DemoCommand implements Callable<Integer> {
 
     static final int WARM_UP_ROUNDS = 4;
 
-    /** How long the warm-up waits for a first version before producing at the rate anyway. */
+    /** How long a warm-up round waits to be drained before the generator goes on anyway. */
     private static final long WARM_UP_LIMIT_NANOS = 120_000_000_000L;
 
     private final CommonConfig config;
@@ -401,14 +419,13 @@ final class DemoCommand implements Callable<Integer> {
       String servedSubject = ConfluentAvro.subject(servedTopic, false);
       long start = 0;
       long sent = 0;
+      long lastPairwiseMs = Long.MIN_VALUE;
       try (KafkaProducer<String, byte[]> producer =
           new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer())) {
         while (running.get()) {
           if (sent > 0 && sent <= WARM_UP_ROUNDS * WARM_UP_EVENTS && sent % WARM_UP_EVENTS == 0) {
-            // a warm-up round sent: wait for two more versions on disk than when it was sent
-            int versions = progress.materialized.size();
             producer.flush();
-            awaitVersions(versions + 2);
+            awaitDrained(lastPairwiseMs);
             if (sent == WARM_UP_ROUNDS * WARM_UP_EVENTS) {
               progress.steadySinceMs = System.currentTimeMillis();
               start = System.nanoTime();
@@ -424,6 +441,10 @@ final class DemoCommand implements Callable<Integer> {
                     servedCodec.encode(servedSubject, impression)));
           }
           FeedbackEvent event = emission.event();
+          if (event.getKind() == FeedbackKind.PAIRWISE
+              && !event.getChosen().equals(event.getRejected())) {
+            lastPairwiseMs = event.getOccurredAt().toEpochMilli();
+          }
           producer.send(
               new ProducerRecord<>(topic, event.getModelId(), codec.encode(subject, event)));
           progress.events.incrementAndGet();
@@ -442,14 +463,15 @@ final class DemoCommand implements Callable<Integer> {
       }
     }
 
-    private void awaitVersions(int count) throws InterruptedException {
+    /** Waits until a version on disk holds a pair of an event at or after {@code occurredAtMs}. */
+    private void awaitDrained(long occurredAtMs) throws InterruptedException {
       long deadline = System.nanoTime() + WARM_UP_LIMIT_NANOS;
-      while (running.get() && progress.materialized.size() < count) {
+      while (running.get() && progress.newestOnDiskMs < occurredAtMs) {
         if (System.nanoTime() > deadline) {
           System.err.println(
-              "demo: fewer than "
-                  + count
-                  + " versions on disk after a warm-up round; producing at the rate anyway");
+              "demo: a warm-up round's pairs not on disk after "
+                  + WARM_UP_LIMIT_NANOS / 1_000_000_000L
+                  + " s; going on anyway");
           return;
         }
         Thread.sleep(20);
