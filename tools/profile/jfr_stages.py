@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Splits the ingest stream threads' JFR samples into the stages of a record's path.
 
-Usage: jfr_stages.py RECORDING.jfr
+Usage: jfr_stages.py RECORDING.jfr [LAST_FRACTION]
+
+LAST_FRACTION (e.g. 0.3) keeps only the samples in that last part of the recording's time span:
+the steady state of a benchmark whose first rounds are mostly JIT compilation.
 
 Each execution sample of a thread named ...StreamThread-N goes to the first stage (innermost
 frame first) whose marker appears in its stack, so a store put is counted as a put even though
@@ -41,13 +44,24 @@ MARKERS = [
 ]
 
 
-def main(path):
+def seconds(block):
+    """The sample's startTime (HH:MM:SS.fff) as seconds of the day; None when absent."""
+    m = re.search(r"startTime = (\d+):(\d+):(\d+(?:\.\d+)?)", block)
+    return None if not m else int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+
+
+def main(path, last=1.0):
     out = subprocess.run(
         ["jfr", "print", "--events", "jdk.ExecutionSample", "--stack-depth", "128", path],
         check=True, capture_output=True, text=True).stdout
+    blocks = out.split("jdk.ExecutionSample")[1:]
+    times = [t for t in map(seconds, blocks) if t is not None]
+    since = max(times) - last * (max(times) - min(times)) if times and last < 1 else None
     counts = collections.Counter()
     total = 0
-    for block in out.split("jdk.ExecutionSample")[1:]:
+    for block in blocks:
+        if since is not None and (seconds(block) or 0) < since:
+            continue
         thread = re.search(r'sampledThread = "(.*?)"', block)
         if not thread or not re.search(r"StreamThread-\d+$", thread.group(1)):
             continue
@@ -70,6 +84,6 @@ def main(path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
-    main(sys.argv[1])
+    main(sys.argv[1], float(sys.argv[2]) if len(sys.argv) == 3 else 1.0)
