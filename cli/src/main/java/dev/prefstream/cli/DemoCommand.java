@@ -372,21 +372,28 @@ final class DemoCommand implements Callable<Integer> {
    * Produces synthetic feedback like a product would: Confluent-framed Avro, keyed by model id.
    *
    * <p>It starts with a warm-up of {@link #WARM_UP_ROUNDS} rounds: {@link #WARM_UP_EVENTS} events
-   * at once, then nothing until the pipeline has drained them: a version is on disk holding the
-   * pair of the round's last pairwise event (one model's feedback and pairs each take one
-   * partition, read in order, so every pair made before it is on disk too; a few joined thumbs or
-   * served choices may follow it). The trainer loads its model and its first steps run slowly (JIT,
-   * libtorch's allocator): at the rate from the first second, a queue builds in front of it that
-   * takes a while to drain, and a warm-up that moved on before the queue was empty handed it to the
-   * first events at the rate (3-4 s of it, the whole p99). Only after the warm-up does it produce
-   * at the rate, and the freshness report counts only the events from then on: it measures the
-   * pipeline at that rate, not the start-up.
+   * at once, then nothing until the pipeline has drained them: a version is on disk holding a pair
+   * of one of the round's last {@link #DRAIN_PAIRWISE} pairwise events or a later event (one
+   * model's feedback and pairs each take one partition, read in order, so every pair made before it
+   * is on disk too; a few pairs may follow it). Not only the last one's: the trainer holds out a
+   * share of pairs (trainer.holdout.percent, by pair id) and never trains them. The trainer loads
+   * its model and its first steps run slowly (JIT, libtorch's allocator): at the rate from the
+   * first second, a queue builds in front of it that takes a while to drain, and a warm-up that
+   * moved on before the queue was empty handed it to the first events at the rate (3-4 s of it, the
+   * whole p99). Only after the warm-up does it produce at the rate, and the freshness report counts
+   * only the events from then on: it measures the pipeline at that rate, not the start-up.
    */
   static final class Generator implements Runnable {
     /** Enough for a few batches of the demo's size, pairs and joined thumbs alike. */
     static final int WARM_UP_EVENTS = 64;
 
     static final int WARM_UP_ROUNDS = 4;
+
+    /**
+     * A round is drained once a pair of one of its last this many pairwise events is on disk: at
+     * the default 5% holdout, all of them held out has a chance of 6 in a million.
+     */
+    static final int DRAIN_PAIRWISE = 4;
 
     /** How long a warm-up round waits to be drained before the generator goes on anyway. */
     private static final long WARM_UP_LIMIT_NANOS = 120_000_000_000L;
@@ -419,13 +426,15 @@ final class DemoCommand implements Callable<Integer> {
       String servedSubject = ConfluentAvro.subject(servedTopic, false);
       long start = 0;
       long sent = 0;
-      long lastPairwiseMs = Long.MIN_VALUE;
+      // the occurred_at of the round's last DRAIN_PAIRWISE pairwise events, oldest first
+      Deque<Long> lastPairwise = new ArrayDeque<>();
       try (KafkaProducer<String, byte[]> producer =
           new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer())) {
         while (running.get()) {
           if (sent > 0 && sent <= WARM_UP_ROUNDS * WARM_UP_EVENTS && sent % WARM_UP_EVENTS == 0) {
             producer.flush();
-            awaitDrained(lastPairwiseMs);
+            awaitDrained(lastPairwise.isEmpty() ? Long.MIN_VALUE : lastPairwise.peekFirst());
+            lastPairwise.clear();
             if (sent == WARM_UP_ROUNDS * WARM_UP_EVENTS) {
               progress.steadySinceMs = System.currentTimeMillis();
               start = System.nanoTime();
@@ -443,7 +452,10 @@ final class DemoCommand implements Callable<Integer> {
           FeedbackEvent event = emission.event();
           if (event.getKind() == FeedbackKind.PAIRWISE
               && !event.getChosen().equals(event.getRejected())) {
-            lastPairwiseMs = event.getOccurredAt().toEpochMilli();
+            if (lastPairwise.size() == DRAIN_PAIRWISE) {
+              lastPairwise.removeFirst();
+            }
+            lastPairwise.addLast(event.getOccurredAt().toEpochMilli());
           }
           producer.send(
               new ProducerRecord<>(topic, event.getModelId(), codec.encode(subject, event)));
