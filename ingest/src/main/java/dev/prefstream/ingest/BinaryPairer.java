@@ -5,9 +5,7 @@ import dev.prefstream.schemas.avro.FeedbackKind;
 import java.time.Duration;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.kstream.Windowed;
-import org.apache.kafka.streams.processor.api.FixedKeyProcessor;
-import org.apache.kafka.streams.processor.api.FixedKeyProcessorContext;
-import org.apache.kafka.streams.processor.api.FixedKeyRecord;
+import org.apache.kafka.streams.processor.api.ProcessingContext;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.WindowStore;
 
@@ -17,12 +15,13 @@ import org.apache.kafka.streams.state.WindowStore;
  * responses, also become one pair. Each event pairs at most once, with the oldest unpaired event of
  * the opposite label; unmatched events wait in a window store and expire with it.
  */
-final class BinaryPairer implements FixedKeyProcessor<String, Staged, Staged> {
+final class BinaryPairer implements Step {
   static final String STORE = "binary-pending";
 
   private final RecordReader reader;
   private final long windowMs;
-  private FixedKeyProcessorContext<String, Staged> context;
+  private ProcessingContext context;
+  private Next next;
   private WindowStore<String, Sourced> pending;
 
   BinaryPairer(RecordReader reader, Duration window) {
@@ -31,26 +30,27 @@ final class BinaryPairer implements FixedKeyProcessor<String, Staged, Staged> {
   }
 
   @Override
-  public void init(FixedKeyProcessorContext<String, Staged> context) {
+  public void init(ProcessingContext context, Next next) {
     this.context = context;
+    this.next = next;
     if (windowMs > 0) {
       this.pending = context.getStateStore(STORE);
     }
   }
 
   @Override
-  public void process(FixedKeyRecord<String, Staged> record) {
-    if (!(record.value() instanceof Staged.Feedback feedback)
+  public void process(String key, Staged value, long timestamp) {
+    if (!(value instanceof Staged.Feedback feedback)
         || feedback.event().getKind() != FeedbackKind.BINARY) {
-      context.forward(record);
+      next.accept(key, value, timestamp);
       return;
     }
     FeedbackEvent event = feedback.event();
-    context.forward(record.withValue(new Staged.Unpaired(Preferences.unpaired(event))));
+    next.accept(key, new Staged.Unpaired(Preferences.unpaired(event)), timestamp);
     if (windowMs == 0) {
       return;
     }
-    long now = Math.max(record.timestamp(), context.currentStreamTimeMs());
+    long now = Math.max(timestamp, context.currentStreamTimeMs());
     String prompt = StoreKeys.of(event.getModelId(), StoreKeys.promptHash(event.getPrompt()));
     String opposite = StoreKeys.of(prompt, event.getLabel() ? "down" : "up");
     KeyValue<Windowed<String>, FeedbackEvent> match = oldestMatch(opposite, event, now);
@@ -58,7 +58,7 @@ final class BinaryPairer implements FixedKeyProcessor<String, Staged, Staged> {
       pending.put(match.key.key(), null, match.key.window().start());
       FeedbackEvent up = event.getLabel() ? event : match.value;
       FeedbackEvent down = event.getLabel() ? match.value : event;
-      context.forward(record.withValue(new Staged.Pair(Preferences.binary(up, down))));
+      next.accept(key, new Staged.Pair(Preferences.binary(up, down)), timestamp);
       return;
     }
     String own = StoreKeys.of(prompt, event.getLabel() ? "up" : "down");

@@ -3,9 +3,9 @@ package dev.prefstream.ingest;
 import java.nio.charset.StandardCharsets;
 import java.util.Optional;
 import java.util.Set;
+import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.utils.Utils;
 import org.apache.kafka.streams.processor.StreamPartitioner;
-import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 
@@ -25,23 +25,21 @@ final class ByModel {
   }
 
   /**
-   * Routes each decoded record to one named child: a rejection to the dead letters, a record of a
-   * model this task owns on (keyed by model id), any other to the by-model topic. Forwarding by
-   * name instead of through two splits spares each record five nodes of Kafka Streams' per-node
-   * work.
+   * Sends each decoded record to one named child: a rejection to the dead letters (keyed null: the
+   * dead letter keeps the original key), a record of a model this task owns on (keyed by model id),
+   * any other to the by-model topic as it arrived.
    */
-  static final class Placement implements Processor<byte[], Staged, String, Staged> {
+  static final class Placement {
     private final int partitions;
     private final String rejectedChild;
     private final String localChild;
     private final String elsewhereChild;
-    private ProcessorContext<String, Staged> context;
 
     /**
-     * @param rejectedChild the child that receives rejections (keyed null: the dead letter keeps
-     *     the original key)
+     * @param rejectedChild the child that receives rejections
      * @param localChild the child that receives records of this task's models
-     * @param elsewhereChild the child that receives records of other tasks' models
+     * @param elsewhereChild the child that receives records of other tasks' models, as {@link
+     *     Sourced}
      */
     Placement(int partitions, String rejectedChild, String localChild, String elsewhereChild) {
       this.partitions = partitions;
@@ -50,20 +48,24 @@ final class ByModel {
       this.elsewhereChild = elsewhereChild;
     }
 
-    @Override
-    public void init(ProcessorContext<String, Staged> context) {
-      this.context = context;
-    }
-
-    @Override
-    public void process(Record<byte[], Staged> record) {
-      if (record.value() instanceof Staged.Rejected) {
-        context.forward(record.withKey((String) null), rejectedChild);
+    /** Forwards {@code staged}, read from {@code record}, to its child. */
+    void forward(
+        ProcessorContext<String, Object> context,
+        Record<?, ?> record,
+        Staged staged,
+        long timestamp) {
+      Headers headers = record.headers();
+      if (staged instanceof Staged.Rejected) {
+        context.forward(new Record<>(null, staged, timestamp, headers), rejectedChild);
         return;
       }
-      String modelId = modelIdOf(record.value());
-      boolean owned = partition(modelId, partitions) == context.taskId().partition();
-      context.forward(record.withKey(modelId), owned ? localChild : elsewhereChild);
+      String modelId = modelIdOf(staged);
+      if (partition(modelId, partitions) == context.taskId().partition()) {
+        context.forward(new Record<>(modelId, staged, timestamp, headers), localChild);
+      } else {
+        context.forward(
+            new Record<>(modelId, sourceOf(staged), timestamp, headers), elsewhereChild);
+      }
     }
   }
 

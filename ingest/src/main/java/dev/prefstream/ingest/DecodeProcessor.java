@@ -8,21 +8,22 @@ import java.util.Map;
 import org.apache.kafka.common.MetricName;
 import org.apache.kafka.common.metrics.Sensor;
 import org.apache.kafka.common.metrics.stats.CumulativeCount;
-import org.apache.kafka.streams.processor.api.FixedKeyProcessor;
-import org.apache.kafka.streams.processor.api.FixedKeyProcessorContext;
-import org.apache.kafka.streams.processor.api.FixedKeyRecord;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.processor.api.RecordMetadata;
 
 /**
- * The first step after a source topic: decodes and checks the raw bytes. Decoding happens here, not
- * in a serde, so that a record that cannot be read becomes a dead letter with its original bytes
- * and source offset instead of stopping the stream.
+ * The first step after a source topic: decodes and checks the raw bytes, and sends the result where
+ * it belongs ({@link ByModel.Placement}). Decoding happens here, not in a serde, so that a record
+ * that cannot be read becomes a dead letter with its original bytes and source offset instead of
+ * stopping the stream.
  *
  * <p>It also caps record timestamps at the wall clock plus {@link #MAX_FUTURE_SKEW_MS}: producers
  * set them, and one far in the future would advance stream time and expire every window (dedup,
  * rate limits, impressions) at once.
  */
-final class DecodeProcessor implements FixedKeyProcessor<byte[], byte[], Staged> {
+final class DecodeProcessor implements Processor<byte[], byte[], String, Object> {
   static final long MAX_FUTURE_SKEW_MS = 5 * 60_000L;
 
   /** Records read, by kind: a feedback kind (lower case), served, or rejected (unusable). */
@@ -30,21 +31,23 @@ final class DecodeProcessor implements FixedKeyProcessor<byte[], byte[], Staged>
 
   private final Sourced.Origin origin;
   private final RecordReader reader;
-  private FixedKeyProcessorContext<byte[], Staged> context;
+  private final ByModel.Placement placement;
+  private ProcessorContext<String, Object> context;
   private final Map<String, Sensor> sensors = new HashMap<>();
 
-  DecodeProcessor(Sourced.Origin origin, RecordReader reader) {
+  DecodeProcessor(Sourced.Origin origin, RecordReader reader, ByModel.Placement placement) {
     this.origin = origin;
     this.reader = reader;
+    this.placement = placement;
   }
 
   @Override
-  public void init(FixedKeyProcessorContext<byte[], Staged> context) {
+  public void init(ProcessorContext<String, Object> context) {
     this.context = context;
   }
 
   @Override
-  public void process(FixedKeyRecord<byte[], byte[]> record) {
+  public void process(Record<byte[], byte[]> record) {
     RecordMetadata metadata = context.recordMetadata().orElseThrow();
     Sourced source =
         new Sourced(
@@ -57,10 +60,8 @@ final class DecodeProcessor implements FixedKeyProcessor<byte[], byte[], Staged>
     long now = context.currentSystemTimeMs();
     Staged staged = reader.read(source, now);
     sensors.computeIfAbsent(kind(staged), this::sensor).record();
-    context.forward(
-        record
-            .withValue(staged)
-            .withTimestamp(Math.min(record.timestamp(), now + MAX_FUTURE_SKEW_MS)));
+    placement.forward(
+        context, record, staged, Math.min(record.timestamp(), now + MAX_FUTURE_SKEW_MS));
   }
 
   /** The metric's kind names, by {@link FeedbackKind} ordinal (not lower-cased per record). */

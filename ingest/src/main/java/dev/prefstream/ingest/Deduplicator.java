@@ -3,9 +3,7 @@ package dev.prefstream.ingest;
 import dev.prefstream.schemas.DeadLetterReason;
 import dev.prefstream.schemas.avro.FeedbackEvent;
 import java.time.Duration;
-import org.apache.kafka.streams.processor.api.FixedKeyProcessor;
-import org.apache.kafka.streams.processor.api.FixedKeyProcessorContext;
-import org.apache.kafka.streams.processor.api.FixedKeyRecord;
+import org.apache.kafka.streams.processor.api.ProcessingContext;
 import org.apache.kafka.streams.state.WindowStore;
 import org.apache.kafka.streams.state.WindowStoreIterator;
 
@@ -14,11 +12,12 @@ import org.apache.kafka.streams.state.WindowStoreIterator;
  * dead-lettered as duplicate_event, naming where the first copy was read. The store remembers each
  * id in a window store, so old ids expire segment by segment without a scan.
  */
-final class Deduplicator implements FixedKeyProcessor<String, Staged, Staged> {
+final class Deduplicator implements Step {
   static final String STORE = "event-ids";
 
   private final long retentionMs;
-  private FixedKeyProcessorContext<String, Staged> context;
+  private ProcessingContext context;
+  private Next next;
   private WindowStore<String, String> seen;
 
   Deduplicator(Duration retention) {
@@ -26,45 +25,47 @@ final class Deduplicator implements FixedKeyProcessor<String, Staged, Staged> {
   }
 
   @Override
-  public void init(FixedKeyProcessorContext<String, Staged> context) {
+  public void init(ProcessingContext context, Next next) {
     this.context = context;
+    this.next = next;
     this.seen = context.getStateStore(STORE);
   }
 
   @Override
-  public void process(FixedKeyRecord<String, Staged> record) {
-    if (!(record.value() instanceof Staged.Feedback feedback)) {
-      context.forward(record);
+  public void process(String key, Staged value, long timestamp) {
+    if (!(value instanceof Staged.Feedback feedback)) {
+      next.accept(key, value, timestamp);
       return;
     }
     FeedbackEvent event = feedback.event();
-    String key = StoreKeys.of(event.getModelId(), event.getEventId());
-    long now = Math.max(record.timestamp(), context.currentStreamTimeMs());
+    String id = StoreKeys.of(event.getModelId(), event.getEventId());
+    long now = Math.max(timestamp, context.currentStreamTimeMs());
     String first = null;
     try (WindowStoreIterator<String> earlier =
-        seen.fetch(key, Math.max(0, now - retentionMs), Long.MAX_VALUE)) {
+        seen.fetch(id, Math.max(0, now - retentionMs), Long.MAX_VALUE)) {
       if (earlier.hasNext()) {
         first = earlier.next().value;
       }
     }
     if (first != null) {
-      context.forward(
-          record.withValue(
-              RecordReader.reject(
-                  feedback.source(),
-                  DeadLetterReason.DUPLICATE_EVENT,
-                  "event_id '"
-                      + Texts.abbreviate(event.getEventId())
-                      + "' of model "
-                      + event.getModelId()
-                      + " was already ingested from "
-                      + first,
-                  event.getEventId(),
-                  event.getModelId(),
-                  context.currentSystemTimeMs())));
+      next.accept(
+          key,
+          RecordReader.reject(
+              feedback.source(),
+              DeadLetterReason.DUPLICATE_EVENT,
+              "event_id '"
+                  + Texts.abbreviate(event.getEventId())
+                  + "' of model "
+                  + event.getModelId()
+                  + " was already ingested from "
+                  + first,
+              event.getEventId(),
+              event.getModelId(),
+              context.currentSystemTimeMs()),
+          timestamp);
       return;
     }
-    seen.put(key, feedback.source().coordinates(), now);
-    context.forward(record);
+    seen.put(id, feedback.source().coordinates(), now);
+    next.accept(key, value, timestamp);
   }
 }

@@ -7,31 +7,33 @@ import dev.prefstream.schemas.avro.UnpairedFeedback;
 import dev.prefstream.schemas.registry.SchemaRegistry;
 import dev.prefstream.schemas.serde.AvroSerde;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.Serdes;
-import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.Topology;
-import org.apache.kafka.streams.kstream.Consumed;
-import org.apache.kafka.streams.kstream.KStream;
-import org.apache.kafka.streams.kstream.Named;
-import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.state.Stores;
 
 /**
  * The ingest topology as a pure function of its configuration:
  *
  * <pre>
- * feedback ─ decode-feedback ─┐                  ┌─ rejected ─ dead-letters
- * served ─── decode-served ───┴─ place-by-model ─┼─ elsewhere ─ by-model topic
- *                                                └─ local ──────────┐
- * by-model topic ─ restore ─────────────────────────────── merge ───┘
- *   ─ deduplicate ─ rate-limit ─ join-served ─ pair-binary ─ make-pairs ─┬─ pairs
- *     [event-ids]   [user-rates]  [impressions,   [binary-pending]       ├─ unpaired
- *                                  waiting-choices]                      └─ dead-letters
+ * feedback ─ decode-feedback ─┬─ rejected ──── dead-letter-at-decode ─ dead-letters
+ * served ─── decode-served ───┼─ elsewhere ─── by-model topic
+ *                             └─ local ───────────┐
+ * by-model topic ─ restore ───────────────────── per-model ─┬─ pairs
+ *   [event-ids, user-rates, impressions,                    ├─ unpaired
+ *    waiting-choices, binary-pending]                       └─ dead-letter ─ dead-letters
  * </pre>
  *
- * <p>place-by-model and make-pairs forward each record to one named child rather than through split
- * branches: every node costs each record Kafka Streams' per-node work, and the hot path went from
- * 19 nodes to 12 (IngestTopologyTest checks the path).
+ * <p>per-model runs the steps of a model's path (deduplicate, rate-limit, join-served, pair-binary,
+ * make-pairs: {@link Step}) in one node, and the decode nodes place each record themselves: the hot
+ * path, feedback read by the task owning its model to the pairs topic, is four nodes (it was 12,
+ * and 19 before that). Every Kafka Streams node costs each record a forward that copies its headers
+ * and allocates a record context, and the node's metrics (IngestTopologyTest checks the path).
  *
  * <p>Every piece of state (event-id dedup, per-user rate limits, the served join keyed by model id
  * and request id, binary pairing by model id and prompt) lives in the task that owns the model id
@@ -41,8 +43,8 @@ import org.apache.kafka.streams.state.Stores;
  * other goes through the by-model topic, which the same sub-topology reads, to its owner. That hop
  * costs a transactional write, a read one commit later and a second decode, so it is taken only
  * when needed. Records travel it as they arrived ({@link Sourced}), so that a dead letter keeps the
- * record's original key and value bytes and its source offset. Every operator and store is named,
- * so internal topic names never shift when the topology grows.
+ * record's original key and value bytes and its source offset. Every node and store is named, so
+ * internal topic names never shift when the topology grows.
  */
 public final class IngestTopology {
   static final String FEEDBACK_SOURCE = "feedback-source";
@@ -53,12 +55,11 @@ public final class IngestTopology {
   static final String UNPAIRED_SINK = "unpaired-sink";
   static final String DECODE_DEAD_LETTERS_SINK = "dead-letters-at-decode-sink";
   static final String DEAD_LETTERS_SINK = "dead-letters-sink";
-  // nodes that processors forward to by name (ByModel.Placement, PairMaker)
+  static final String DECODE_FEEDBACK = "decode-feedback";
+  static final String DECODE_SERVED = "decode-served";
+  static final String RESTORE = "restore";
+  static final String PER_MODEL = "per-model";
   static final String DEAD_LETTER_AT_DECODE = "dead-letter-at-decode";
-  static final String TO_BY_MODEL = "to-sourced";
-  static final String MERGE_BY_MODEL = "merge-by-model";
-  static final String TO_PAIR = "to-pair";
-  static final String TO_UNPAIRED = "to-unpaired";
   static final String DEAD_LETTER = "dead-letter";
 
   private IngestTopology() {}
@@ -90,134 +91,132 @@ public final class IngestTopology {
     AvroSerde<UnpairedFeedback> unpairedSerde =
         AvroSerde.forValues(UnpairedFeedback.class, registry);
     AvroSerde<Rejection> rejectionSerde = AvroSerde.forValues(Rejection.class, registry);
+    String byModel = byModelTopic(config);
 
-    StreamsBuilder builder = new StreamsBuilder();
-    addStores(builder, config);
+    Topology topology = new Topology();
+    topology.addSource(
+        FEEDBACK_SOURCE,
+        new ByteArrayDeserializer(),
+        new ByteArrayDeserializer(),
+        topics.feedback());
+    topology.addSource(
+        SERVED_SOURCE, new ByteArrayDeserializer(), new ByteArrayDeserializer(), topics.served());
+    topology.addSource(BY_MODEL_SOURCE, new StringDeserializer(), Sourced.deserializer(), byModel);
+    topology.addProcessor(
+        DECODE_FEEDBACK,
+        () -> decoder(Sourced.Origin.FEEDBACK, reader, byModelPartitions),
+        FEEDBACK_SOURCE);
+    topology.addProcessor(
+        DECODE_SERVED,
+        () -> decoder(Sourced.Origin.SERVED, reader, byModelPartitions),
+        SERVED_SOURCE);
+    topology.addProcessor(RESTORE, () -> new RestoreProcessor(reader), BY_MODEL_SOURCE);
+    topology.addSink(
+        BY_MODEL_SINK,
+        byModel,
+        new StringSerializer(),
+        Sourced.serializer(),
+        new ByModel.Partitioner(byModelPartitions),
+        DECODE_FEEDBACK,
+        DECODE_SERVED);
+    topology.addProcessor(
+        DEAD_LETTER_AT_DECODE,
+        () -> new DeadLetterProcessor<>("decode"),
+        DECODE_FEEDBACK,
+        DECODE_SERVED);
+    topology.addSink(
+        DECODE_DEAD_LETTERS_SINK,
+        topics.deadLetters(),
+        new ByteArraySerializer(),
+        rejectionSerde.serializer(),
+        DEAD_LETTER_AT_DECODE);
 
-    KStream<byte[], Staged> feedback =
-        builder.stream(
-                topics.feedback(),
-                Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName(FEEDBACK_SOURCE))
-            .processValues(
-                () -> new DecodeProcessor(Sourced.Origin.FEEDBACK, reader),
-                Named.as("decode-feedback"));
-    KStream<byte[], Staged> served =
-        builder.stream(
-                topics.served(),
-                Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName(SERVED_SOURCE))
-            .processValues(
-                () -> new DecodeProcessor(Sourced.Origin.SERVED, reader),
-                Named.as("decode-served"));
-
-    KStream<String, Staged> placed =
-        feedback
-            .merge(served, Named.as("merge-inputs"))
-            .process(
-                () ->
-                    new ByModel.Placement(
-                        byModelPartitions, DEAD_LETTER_AT_DECODE, MERGE_BY_MODEL, TO_BY_MODEL),
-                Named.as("place-by-model"));
-
-    placed
-        .process(() -> new DeadLetterProcessor<String>("decode"), Named.as(DEAD_LETTER_AT_DECODE))
-        .to(
-            topics.deadLetters(),
-            Produced.with(Serdes.ByteArray(), rejectionSerde).withName(DECODE_DEAD_LETTERS_SINK));
-    placed
-        .mapValues(ByModel::sourceOf, Named.as(TO_BY_MODEL))
-        .to(
-            byModelTopic(config),
-            Produced.with(Serdes.String(), Sourced.serde())
-                .withStreamPartitioner(new ByModel.Partitioner(byModelPartitions))
-                .withName(BY_MODEL_SINK));
-    KStream<String, Staged> arrived =
-        builder.stream(
-                byModelTopic(config),
-                Consumed.with(Serdes.String(), Sourced.serde()).withName(BY_MODEL_SOURCE))
-            .processValues(() -> new RestoreProcessor(reader), Named.as("restore"));
-
-    KStream<String, Staged> outcomes =
-        placed
-            .merge(arrived, Named.as(MERGE_BY_MODEL))
-            .processValues(
-                () -> new Deduplicator(config.dedupRetention()),
-                Named.as("deduplicate"),
-                Deduplicator.STORE)
-            .processValues(
-                () -> new RateLimiter(config.rateLimitEvents(), config.rateLimitWindow()),
-                Named.as("rate-limit"),
-                RateLimiter.STORE)
-            .process(
-                () ->
-                    new ServedJoiner(
-                        reader, topics.served(), config.servedRetention(), config.servedWait()),
-                Named.as("join-served"),
-                ServedJoiner.IMPRESSIONS,
-                ServedJoiner.WAITING)
-            .processValues(
-                () -> new BinaryPairer(reader, config.binaryPairWindow()),
-                Named.as("pair-binary"),
-                binaryStores(config))
-            .processValues(
-                () -> new PairMaker(config.rankedPairs(), TO_PAIR, TO_UNPAIRED, DEAD_LETTER),
-                Named.as("make-pairs"));
-
-    outcomes
-        .mapValues(staged -> ((Staged.Pair) staged).pair(), Named.as(TO_PAIR))
-        .to(topics.pairs(), Produced.with(Serdes.String(), pairSerde).withName(PAIRS_SINK));
-    outcomes
-        .mapValues(staged -> ((Staged.Unpaired) staged).feedback(), Named.as(TO_UNPAIRED))
-        .to(
-            topics.unpaired(),
-            Produced.with(Serdes.String(), unpairedSerde).withName(UNPAIRED_SINK));
-    outcomes
-        .process(() -> new DeadLetterProcessor<String>("stateful"), Named.as(DEAD_LETTER))
-        .to(
-            topics.deadLetters(),
-            Produced.with(Serdes.ByteArray(), rejectionSerde).withName(DEAD_LETTERS_SINK));
-
-    return builder.build();
+    topology.addProcessor(
+        PER_MODEL,
+        () -> new PerModel(steps(config, reader), PAIRS_SINK, UNPAIRED_SINK, DEAD_LETTER),
+        DECODE_FEEDBACK,
+        DECODE_SERVED,
+        RESTORE);
+    addStores(topology, config);
+    topology.addSink(
+        PAIRS_SINK, topics.pairs(), new StringSerializer(), pairSerde.serializer(), PER_MODEL);
+    topology.addSink(
+        UNPAIRED_SINK,
+        topics.unpaired(),
+        new StringSerializer(),
+        unpairedSerde.serializer(),
+        PER_MODEL);
+    topology.addProcessor(DEAD_LETTER, () -> new DeadLetterProcessor<>("stateful"), PER_MODEL);
+    topology.addSink(
+        DEAD_LETTERS_SINK,
+        topics.deadLetters(),
+        new ByteArraySerializer(),
+        rejectionSerde.serializer(),
+        DEAD_LETTER);
+    return topology;
   }
 
-  private static void addStores(StreamsBuilder builder, IngestConfig config) {
+  private static DecodeProcessor decoder(
+      Sourced.Origin origin, RecordReader reader, int byModelPartitions) {
+    return new DecodeProcessor(
+        origin,
+        reader,
+        new ByModel.Placement(byModelPartitions, DEAD_LETTER_AT_DECODE, PER_MODEL, BY_MODEL_SINK));
+  }
+
+  /** The steps of a model's path, in order: fresh instances for each task. */
+  private static List<Step> steps(IngestConfig config, RecordReader reader) {
+    List<Step> steps = new ArrayList<>();
+    steps.add(new Deduplicator(config.dedupRetention()));
+    steps.add(new RateLimiter(config.rateLimitEvents(), config.rateLimitWindow()));
+    steps.add(
+        new ServedJoiner(
+            reader, config.topics().served(), config.servedRetention(), config.servedWait()));
+    steps.add(new BinaryPairer(reader, config.binaryPairWindow()));
+    steps.add(new PairMaker(config.rankedPairs()));
+    return steps;
+  }
+
+  private static void addStores(Topology topology, IngestConfig config) {
     Duration dedup = config.dedupRetention();
-    builder.addStateStore(
+    topology.addStateStore(
         Stores.windowStoreBuilder(
             Stores.persistentWindowStore(Deduplicator.STORE, dedup, Duration.ofMillis(1), false),
             Serdes.String(),
-            Serdes.String()));
+            Serdes.String()),
+        PER_MODEL);
     Duration rateWindow = config.rateLimitWindow();
     // the rate limiter reads its counts from a hash map (RateLimiter) and only writes here, for the
     // changelog and a restart; a put costs RocksDB a fifth of what it cost the in-memory store (a
     // skip list of byte arrays). Both kinds log the same changelog records: an upgrade restores.
-    builder.addStateStore(
+    topology.addStateStore(
         Stores.windowStoreBuilder(
                 Stores.persistentWindowStore(RateLimiter.STORE, rateWindow, rateWindow, false),
                 Serdes.String(),
                 Serdes.Long())
-            .withCachingDisabled());
-    builder.addStateStore(
+            .withCachingDisabled(),
+        PER_MODEL);
+    topology.addStateStore(
         Stores.windowStoreBuilder(
             Stores.persistentWindowStore(
                 ServedJoiner.IMPRESSIONS, config.servedRetention(), Duration.ofMillis(1), false),
             Serdes.String(),
-            Sourced.serde()));
-    builder.addStateStore(
+            Sourced.serde()),
+        PER_MODEL);
+    topology.addStateStore(
         Stores.keyValueStoreBuilder(
             Stores.persistentKeyValueStore(ServedJoiner.WAITING),
             Serdes.String(),
-            ServedJoiner.Waiting.serde()));
+            ServedJoiner.Waiting.serde()),
+        PER_MODEL);
     if (!config.binaryPairWindow().isZero()) {
-      builder.addStateStore(
+      topology.addStateStore(
           Stores.windowStoreBuilder(
               Stores.persistentWindowStore(
                   BinaryPairer.STORE, config.binaryPairWindow(), Duration.ofMillis(1), false),
               Serdes.String(),
-              Sourced.serde()));
+              Sourced.serde()),
+          PER_MODEL);
     }
-  }
-
-  private static String[] binaryStores(IngestConfig config) {
-    return config.binaryPairWindow().isZero() ? new String[0] : new String[] {BinaryPairer.STORE};
   }
 }

@@ -3,60 +3,34 @@ package dev.prefstream.ingest;
 import dev.prefstream.schemas.avro.FeedbackEvent;
 import dev.prefstream.schemas.avro.PreferencePair;
 import java.util.List;
-import org.apache.kafka.streams.processor.api.FixedKeyProcessor;
-import org.apache.kafka.streams.processor.api.FixedKeyProcessorContext;
-import org.apache.kafka.streams.processor.api.FixedKeyRecord;
+import org.apache.kafka.streams.processor.api.ProcessingContext;
 
 /**
  * The last step: the kinds that need no state (PAIRWISE, RANKED, EDIT) become pairs. By now BINARY
  * and SERVED_CHOICE feedback and impressions have been consumed by their own steps; only outcomes
- * pass through. Each outcome goes to the named child for its kind (pairs, unpaired feedback, dead
- * letters), not through split branches: fewer nodes per record.
+ * pass through, to {@link PerModel}, which sends each to its topic.
  */
-final class PairMaker implements FixedKeyProcessor<String, Staged, Staged> {
+final class PairMaker implements Step {
   private final IngestConfig.RankedPairs rankedPairs;
-  private final String pairsChild;
-  private final String unpairedChild;
-  private final String rejectedChild;
-  private FixedKeyProcessorContext<String, Staged> context;
+  private Next next;
 
-  /**
-   * @param pairsChild the child that receives {@link Staged.Pair}s
-   * @param unpairedChild the child that receives {@link Staged.Unpaired} feedback
-   * @param rejectedChild the child that receives {@link Staged.Rejected} records
-   */
-  PairMaker(
-      IngestConfig.RankedPairs rankedPairs,
-      String pairsChild,
-      String unpairedChild,
-      String rejectedChild) {
+  PairMaker(IngestConfig.RankedPairs rankedPairs) {
     this.rankedPairs = rankedPairs;
-    this.pairsChild = pairsChild;
-    this.unpairedChild = unpairedChild;
-    this.rejectedChild = rejectedChild;
   }
 
   @Override
-  public void init(FixedKeyProcessorContext<String, Staged> context) {
-    this.context = context;
+  public void init(ProcessingContext context, Next next) {
+    this.next = next;
   }
 
   @Override
-  public void process(FixedKeyRecord<String, Staged> record) {
-    Staged staged = record.value();
-    if (staged instanceof Staged.Feedback feedback) {
+  public void process(String key, Staged value, long timestamp) {
+    if (value instanceof Staged.Feedback feedback) {
       for (PreferencePair pair : pairs(feedback.event())) {
-        context.forward(record.withValue(new Staged.Pair(pair)), pairsChild);
+        next.accept(key, new Staged.Pair(pair), timestamp);
       }
-    } else if (staged instanceof Staged.Pair) {
-      context.forward(record, pairsChild);
-    } else if (staged instanceof Staged.Unpaired) {
-      context.forward(record, unpairedChild);
-    } else if (staged instanceof Staged.Rejected) {
-      context.forward(record, rejectedChild);
     } else {
-      throw new IllegalStateException(
-          staged.getClass().getSimpleName() + " reached " + getClass().getSimpleName());
+      next.accept(key, value, timestamp);
     }
   }
 

@@ -8,9 +8,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.TreeMap;
 import org.apache.kafka.streams.kstream.Windowed;
-import org.apache.kafka.streams.processor.api.FixedKeyProcessor;
-import org.apache.kafka.streams.processor.api.FixedKeyProcessorContext;
-import org.apache.kafka.streams.processor.api.FixedKeyRecord;
+import org.apache.kafka.streams.processor.api.ProcessingContext;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.WindowStore;
 
@@ -27,12 +25,13 @@ import org.apache.kafka.streams.state.WindowStore;
  * #init} (which Kafka Streams calls again whenever it has wiped and restored the store, e.g. after
  * an aborted transaction) loads it from the store, and every count is written to both.
  */
-final class RateLimiter implements FixedKeyProcessor<String, Staged, Staged> {
+final class RateLimiter implements Step {
   static final String STORE = "user-rates";
 
   private final int limit;
   private final long windowMs;
-  private FixedKeyProcessorContext<String, Staged> context;
+  private ProcessingContext context;
+  private Next next;
   private WindowStore<String, Long> counts;
 
   /** The store's counts by window start, then key; windows before the current one are dropped. */
@@ -44,8 +43,9 @@ final class RateLimiter implements FixedKeyProcessor<String, Staged, Staged> {
   }
 
   @Override
-  public void init(FixedKeyProcessorContext<String, Staged> context) {
+  public void init(ProcessingContext context, Next next) {
     this.context = context;
+    this.next = next;
     this.counts = context.getStateStore(STORE);
     windows.clear();
     try (KeyValueIterator<Windowed<String>, Long> all = counts.all()) {
@@ -58,54 +58,58 @@ final class RateLimiter implements FixedKeyProcessor<String, Staged, Staged> {
   }
 
   @Override
-  public void process(FixedKeyRecord<String, Staged> record) {
+  public void process(String key, Staged value, long timestamp) {
     if (limit == 0
-        || !(record.value() instanceof Staged.Feedback feedback)
+        || !(value instanceof Staged.Feedback feedback)
         || feedback.event().getUserKey() == null
         || feedback.event().getUserKey().isEmpty()) {
-      context.forward(record);
+      next.accept(key, value, timestamp);
       return;
     }
     FeedbackEvent event = feedback.event();
-    String key = StoreKeys.of(event.getModelId(), event.getUserKey());
-    long now = Math.max(record.timestamp(), context.currentStreamTimeMs());
+    String user = StoreKeys.of(event.getModelId(), event.getUserKey());
+    long now = Math.max(timestamp, context.currentStreamTimeMs());
     long windowStart = now - now % windowMs;
     Map<String, Long> window = windows.get(windowStart);
     if (window == null) {
+      // sized like the last window, not rehashed as every window's users come back
+      Map.Entry<Long, Map<String, Long>> last = windows.lastEntry();
+      int expected = last == null ? 0 : last.getValue().size();
       windows.headMap(windowStart).clear(); // stream time moved on: the store expires them too
-      window = new HashMap<>();
+      window = new HashMap<>(Math.max(16, (int) (expected / 0.75f) + 1));
       windows.put(windowStart, window);
     }
-    long count = window.getOrDefault(key, 0L) + 1;
+    long count = window.getOrDefault(user, 0L) + 1;
     if (count <= limit + 1L) {
       // once over the limit the count stops growing: the decision is made, spare the changelog
-      counts.put(key, count, windowStart);
+      counts.put(user, count, windowStart);
     }
-    window.put(key, Math.min(count, limit + 1L)); // what the store holds now
+    window.put(user, Math.min(count, limit + 1L)); // what the store holds now
     if (count <= limit) {
-      context.forward(record);
+      next.accept(key, value, timestamp);
       return;
     }
-    context.forward(
-        record.withValue(
-            RecordReader.reject(
-                feedback.source(),
-                DeadLetterReason.RATE_LIMITED,
-                "user_key '"
-                    + Texts.abbreviate(event.getUserKey())
-                    + "' already sent "
-                    + limit
-                    + " events for model "
-                    + event.getModelId()
-                    + " in the window from "
-                    + Instant.ofEpochMilli(windowStart)
-                    + " (ingest.rate.limit.events="
-                    + limit
-                    + " per ingest.rate.limit.window.ms="
-                    + windowMs
-                    + ")",
-                event.getEventId(),
-                event.getModelId(),
-                context.currentSystemTimeMs())));
+    next.accept(
+        key,
+        RecordReader.reject(
+            feedback.source(),
+            DeadLetterReason.RATE_LIMITED,
+            "user_key '"
+                + Texts.abbreviate(event.getUserKey())
+                + "' already sent "
+                + limit
+                + " events for model "
+                + event.getModelId()
+                + " in the window from "
+                + Instant.ofEpochMilli(windowStart)
+                + " (ingest.rate.limit.events="
+                + limit
+                + " per ingest.rate.limit.window.ms="
+                + windowMs
+                + ")",
+            event.getEventId(),
+            event.getModelId(),
+            context.currentSystemTimeMs()),
+        timestamp);
   }
 }

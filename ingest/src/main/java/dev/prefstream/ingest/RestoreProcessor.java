@@ -1,8 +1,8 @@
 package dev.prefstream.ingest;
 
-import org.apache.kafka.streams.processor.api.FixedKeyProcessor;
-import org.apache.kafka.streams.processor.api.FixedKeyProcessorContext;
-import org.apache.kafka.streams.processor.api.FixedKeyRecord;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
 
 /**
  * The first step after the repartition topic, which carries records as they arrived ({@link
@@ -10,21 +10,21 @@ import org.apache.kafka.streams.processor.api.FixedKeyRecord;
  * repartition, unless the configuration changed in between, and then the record is judged by the
  * rules in force now.
  */
-final class RestoreProcessor implements FixedKeyProcessor<String, Sourced, Staged> {
+final class RestoreProcessor implements Processor<String, Sourced, String, Staged> {
   private final RecordReader reader;
-  private FixedKeyProcessorContext<String, Staged> context;
+  private ProcessorContext<String, Staged> context;
 
   RestoreProcessor(RecordReader reader) {
     this.reader = reader;
   }
 
   @Override
-  public void init(FixedKeyProcessorContext<String, Staged> context) {
+  public void init(ProcessorContext<String, Staged> context) {
     this.context = context;
   }
 
   @Override
-  public void process(FixedKeyRecord<String, Sourced> record) {
+  public void process(Record<String, Sourced> record) {
     context.forward(record.withValue(reader.read(record.value(), context.currentSystemTimeMs())));
   }
 }

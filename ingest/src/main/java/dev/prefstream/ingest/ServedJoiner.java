@@ -19,9 +19,7 @@ import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.PunctuationType;
-import org.apache.kafka.streams.processor.api.Processor;
-import org.apache.kafka.streams.processor.api.ProcessorContext;
-import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.processor.api.ProcessingContext;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.WindowStore;
@@ -42,7 +40,7 @@ import org.apache.kafka.streams.state.WindowStore;
  * run ahead of the impressions they wait for, which must not expire them. After a restart served
  * time is unknown until the first impression; until then only real time expires.
  */
-final class ServedJoiner implements Processor<String, Staged, String, Staged> {
+final class ServedJoiner implements Step {
   static final String IMPRESSIONS = "impressions";
   static final String WAITING = "waiting-choices";
 
@@ -50,7 +48,8 @@ final class ServedJoiner implements Processor<String, Staged, String, Staged> {
   private final String servedTopic;
   private final long retentionMs;
   private final long waitMs;
-  private ProcessorContext<String, Staged> context;
+  private ProcessingContext context;
+  private Next next;
   private WindowStore<String, Sourced> impressions;
   private KeyValueStore<String, Waiting> waiting;
 
@@ -72,8 +71,9 @@ final class ServedJoiner implements Processor<String, Staged, String, Staged> {
   }
 
   @Override
-  public void init(ProcessorContext<String, Staged> context) {
+  public void init(ProcessingContext context, Next next) {
     this.context = context;
+    this.next = next;
     this.impressions = context.getStateStore(IMPRESSIONS);
     this.waiting = context.getStateStore(WAITING);
     if (waitMs > 0) {
@@ -83,50 +83,51 @@ final class ServedJoiner implements Processor<String, Staged, String, Staged> {
   }
 
   @Override
-  public void process(Record<String, Staged> record) {
-    long now = Math.max(record.timestamp(), context.currentStreamTimeMs());
-    if (record.value() instanceof Staged.Impression impression) {
-      remember(impression, now, record);
-      servedTime = Math.max(servedTime, record.timestamp());
+  public void process(String key, Staged value, long timestamp) {
+    long now = Math.max(timestamp, context.currentStreamTimeMs());
+    if (value instanceof Staged.Impression impression) {
+      remember(impression, now, key, timestamp);
+      servedTime = Math.max(servedTime, timestamp);
       if (waitMs > 0
           && (servedTimeChecked == Long.MIN_VALUE
               || servedTime - servedTimeChecked >= checkEveryMs)) {
         servedTimeChecked = servedTime;
         expireWaiting(servedTime);
       }
-    } else if (record.value() instanceof Staged.Feedback feedback
+    } else if (value instanceof Staged.Feedback feedback
         && feedback.event().getKind() == FeedbackKind.SERVED_CHOICE) {
-      choose(feedback, now, record);
+      choose(feedback, now, key, timestamp);
     } else {
-      context.forward(record);
+      next.accept(key, value, timestamp);
     }
   }
 
-  private void remember(Staged.Impression impression, long now, Record<String, Staged> record) {
+  /** Stores an impression and joins the choices that waited for it, in the impression's record. */
+  private void remember(Staged.Impression impression, long now, String key, long timestamp) {
     ServedResponses served = impression.impression();
-    String key = StoreKeys.of(served.getModelId(), served.getRequestId());
-    impressions.put(key, impression.source(), now);
+    String request = StoreKeys.of(served.getModelId(), served.getRequestId());
+    impressions.put(request, impression.source(), now);
     List<KeyValue<String, Waiting>> released = new ArrayList<>();
     try (KeyValueIterator<String, Waiting> it =
-        waiting.prefixScan(StoreKeys.rangeFrom(key), new StringSerializer())) {
+        waiting.prefixScan(StoreKeys.rangeFrom(request), new StringSerializer())) {
       it.forEachRemaining(released::add);
     }
     for (KeyValue<String, Waiting> entry : released) {
       waiting.delete(entry.key);
       Staged choice = reader.read(entry.value.choice(), context.currentSystemTimeMs());
       if (choice instanceof Staged.Feedback feedback) {
-        join(feedback, served, record);
+        join(feedback, served, key, timestamp);
       } else {
-        context.forward(record.withValue(choice));
+        next.accept(key, choice, timestamp);
       }
     }
   }
 
-  private void choose(Staged.Feedback feedback, long now, Record<String, Staged> record) {
+  private void choose(Staged.Feedback feedback, long now, String key, long timestamp) {
     FeedbackEvent event = feedback.event();
-    String key = StoreKeys.of(event.getModelId(), event.getRequestId());
+    String request = StoreKeys.of(event.getModelId(), event.getRequestId());
     Sourced latest = null;
-    try (var it = impressions.fetch(key, Math.max(0, now - retentionMs), Long.MAX_VALUE)) {
+    try (var it = impressions.fetch(request, Math.max(0, now - retentionMs), Long.MAX_VALUE)) {
       while (it.hasNext()) {
         latest = it.next().value;
       }
@@ -134,55 +135,56 @@ final class ServedJoiner implements Processor<String, Staged, String, Staged> {
     if (latest != null
         && reader.read(latest, context.currentSystemTimeMs())
             instanceof Staged.Impression impression) {
-      join(feedback, impression.impression(), record);
+      join(feedback, impression.impression(), key, timestamp);
     } else if (waitMs == 0) {
-      context.forward(record.withValue(unknownRequest(feedback)));
+      next.accept(key, unknownRequest(feedback), timestamp);
     } else {
       waiting.put(
-          StoreKeys.of(key, event.getEventId()),
+          StoreKeys.of(request, event.getEventId()),
           new Waiting(
               feedback.source(), now, now + waitMs, context.currentSystemTimeMs() + waitMs));
     }
   }
 
-  private void join(
-      Staged.Feedback feedback, ServedResponses served, Record<String, Staged> record) {
+  private void join(Staged.Feedback feedback, ServedResponses served, String key, long timestamp) {
     FeedbackEvent event = feedback.event();
     int index = event.getChosenIndex();
     int n = served.getResponses().size();
     if (index >= n) {
-      context.forward(
-          record.withValue(
-              reject(
-                  feedback,
-                  DeadLetterReason.BAD_CHOSEN_INDEX,
-                  "chosen_index "
-                      + index
-                      + ", but request "
-                      + Texts.abbreviate(served.getRequestId())
-                      + " served "
-                      + n
-                      + " responses (0 to "
-                      + (n - 1)
-                      + ")")));
+      next.accept(
+          key,
+          reject(
+              feedback,
+              DeadLetterReason.BAD_CHOSEN_INDEX,
+              "chosen_index "
+                  + index
+                  + ", but request "
+                  + Texts.abbreviate(served.getRequestId())
+                  + " served "
+                  + n
+                  + " responses (0 to "
+                  + (n - 1)
+                  + ")"),
+          timestamp);
       return;
     }
     List<PreferencePair> pairs = Preferences.choice(event, served);
     if (pairs.isEmpty()) {
-      context.forward(
-          record.withValue(
-              reject(
-                  feedback,
-                  DeadLetterReason.IDENTICAL_RESPONSES,
-                  "every other response of request "
-                      + Texts.abbreviate(served.getRequestId())
-                      + " is the same text as the chosen one ("
-                      + index
-                      + ")")));
+      next.accept(
+          key,
+          reject(
+              feedback,
+              DeadLetterReason.IDENTICAL_RESPONSES,
+              "every other response of request "
+                  + Texts.abbreviate(served.getRequestId())
+                  + " is the same text as the chosen one ("
+                  + index
+                  + ")"),
+          timestamp);
       return;
     }
     for (PreferencePair pair : pairs) {
-      context.forward(record.withValue(new Staged.Pair(pair)));
+      next.accept(key, new Staged.Pair(pair), timestamp);
     }
   }
 
@@ -205,7 +207,7 @@ final class ServedJoiner implements Processor<String, Staged, String, Staged> {
       Staged outcome =
           choice instanceof Staged.Feedback feedback ? unknownRequest(feedback) : choice;
       String modelId = entry.key.substring(0, entry.key.indexOf(StoreKeys.SEPARATOR));
-      context.forward(new Record<>(modelId, outcome, entry.value.timestamp()));
+      next.accept(modelId, outcome, entry.value.timestamp());
     }
   }
 

@@ -479,21 +479,13 @@ class IngestTopologyTest {
       assertThat(description.subtopologies()).hasSize(1);
       // every node costs every record Kafka Streams' per-node work: the hot path, feedback read
       // by the task owning its model to the pairs topic, stays short (19 nodes with split
-      // branches, 12 with processors forwarding by name)
+      // branches, 12 with processors forwarding by name, 4 with the model's steps in one node)
       assertThat(
               shortestPath(description, IngestTopology.FEEDBACK_SOURCE, IngestTopology.PAIRS_SINK))
           .containsExactly(
               IngestTopology.FEEDBACK_SOURCE,
-              "decode-feedback",
-              "merge-inputs",
-              "place-by-model",
-              IngestTopology.MERGE_BY_MODEL,
-              "deduplicate",
-              "rate-limit",
-              "join-served",
-              "pair-binary",
-              "make-pairs",
-              IngestTopology.TO_PAIR,
+              IngestTopology.DECODE_FEEDBACK,
+              IngestTopology.PER_MODEL,
               IngestTopology.PAIRS_SINK);
     }
   }
