@@ -2,6 +2,7 @@ package dev.prefstream.ingest.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -23,9 +24,9 @@ class IngestBenchmarkResultTest {
             100,
             List.of(
                 // a cold round faster than every warm one must not count
-                new IngestBenchmark.Round(1, 900_000, 5, 10, 0, 800_000, 9, 20, 0),
-                new IngestBenchmark.Round(2, 100_000, 1, 10, 0.5, 30_000, 2, 40, 1.25),
-                new IngestBenchmark.Round(3, 120_000, 1, 10, 0, 20_000, 2, 50, 0)));
+                new IngestBenchmark.Round(1, 900_000, 5, 10, 0, 900, 800_000, 9, 20, 0, 900),
+                new IngestBenchmark.Round(2, 100_000, 1, 10, 0.5, 900, 30_000, 2, 40, 1.25, 900),
+                new IngestBenchmark.Round(3, 120_000, 1, 10, 0, 900, 20_000, 2, 50, 0, 900)));
     Map<String, Object> json = result.json();
     assertThat(json.get("pipe_events_per_second")).isEqualTo(120_000.0);
     assertThat(json.get("ingest_events_per_second")).isEqualTo(30_000.0);
@@ -39,6 +40,33 @@ class IngestBenchmarkResultTest {
   }
 
   @Test
+  void theWindowCountsOnlyTheOutputsThatBecameVisibleInsideIt() {
+    // a pipe whose first commit made 30,000 of 100,000 outputs visible at once: the window from
+    // then to the last commit (0.2 s) holds the other 70%, so 70,000 events in 0.2 s, not 90,000
+    var measured =
+        IngestBenchmark.Window.measure(
+            100_000, 100_000, 30_000, 200_000_000L, 1_000_000_000L, 1_400_000_000L, 250);
+    assertThat(measured.eventsPerSecond()).isCloseTo(350_000, within(1e-6));
+    assertThat(measured.windowEvents()).isCloseTo(70_000, within(1e-9));
+    assertThat(measured.cpuMicrosPerEvent()).isCloseTo(20, within(1e-9));
+    assertThat(measured.startupSeconds()).isCloseTo(1, within(1e-12));
+    assertThat(measured.jitSeconds()).isCloseTo(0.25, within(1e-12));
+    // outputs stand for events in proportion: 120,000 outputs of 100,000 events, 24,000 before
+    assertThat(
+            IngestBenchmark.Window.measure(100_000, 120_000, 24_000, 1_000_000_000L, 0, 0, 0)
+                .eventsPerSecond())
+        .isCloseTo(80_000, within(1e-6));
+  }
+
+  @Test
+  void aWindowWithoutRoomForARateIsAnErrorNotANumber() {
+    assertThatThrownBy(() -> IngestBenchmark.Window.measure(1_000, 1_000, 950, 1_000_000L, 0, 0, 0))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("950 of 1,000 outputs")
+        .hasMessageContaining("--events");
+  }
+
+  @Test
   void oneRoundIsItsOwnSummary() {
     IngestBenchmark.Result result =
         new IngestBenchmark.Result(
@@ -47,7 +75,7 @@ class IngestBenchmarkResultTest {
             2,
             1,
             100,
-            List.of(new IngestBenchmark.Round(1, 50_000, 1, 10, 0, 10_000, 2, 40, 0)));
+            List.of(new IngestBenchmark.Round(1, 50_000, 1, 10, 0, 900, 10_000, 2, 40, 0, 900)));
     assertThat(result.ratio()).isEqualTo(0.2);
   }
 
