@@ -34,8 +34,11 @@ final class RateLimiter implements Step {
   private Next next;
   private WindowStore<String, Long> counts;
 
-  /** The store's counts by window start, then key; windows before the current one are dropped. */
-  private final TreeMap<Long, Map<String, Long>> windows = new TreeMap<>();
+  /**
+   * The store's counts by window start, then key; windows before the current one are dropped. A
+   * count is a one-element array, so that one hash lookup both reads and updates it.
+   */
+  private final TreeMap<Long, Map<String, long[]>> windows = new TreeMap<>();
 
   RateLimiter(int limit, Duration window) {
     this.limit = limit;
@@ -53,7 +56,7 @@ final class RateLimiter implements Step {
           kv ->
               windows
                   .computeIfAbsent(kv.key.window().start(), w -> new HashMap<>())
-                  .put(kv.key.key(), kv.value));
+                  .put(kv.key.key(), new long[] {kv.value}));
     }
   }
 
@@ -70,21 +73,22 @@ final class RateLimiter implements Step {
     String user = StoreKeys.of(event.getModelId(), event.getUserKey());
     long now = Math.max(timestamp, context.currentStreamTimeMs());
     long windowStart = now - now % windowMs;
-    Map<String, Long> window = windows.get(windowStart);
+    Map<String, long[]> window = windows.get(windowStart);
     if (window == null) {
       // sized like the last window, not rehashed as every window's users come back
-      Map.Entry<Long, Map<String, Long>> last = windows.lastEntry();
+      Map.Entry<Long, Map<String, long[]>> last = windows.lastEntry();
       int expected = last == null ? 0 : last.getValue().size();
       windows.headMap(windowStart).clear(); // stream time moved on: the store expires them too
       window = new HashMap<>(Math.max(16, (int) (expected / 0.75f) + 1));
       windows.put(windowStart, window);
     }
-    long count = window.getOrDefault(user, 0L) + 1;
+    long[] held = window.computeIfAbsent(user, u -> new long[1]);
+    long count = held[0] + 1;
     if (count <= limit + 1L) {
       // once over the limit the count stops growing: the decision is made, spare the changelog
       counts.put(user, count, windowStart);
+      held[0] = count; // what the store holds now
     }
-    window.put(user, Math.min(count, limit + 1L)); // what the store holds now
     if (count <= limit) {
       next.accept(key, value, timestamp);
       return;

@@ -11,11 +11,17 @@ import java.util.Locale;
  */
 final class StoreKeys {
   static final char SEPARATOR = '\u0000';
+  private static final String SEPARATOR_STRING = String.valueOf(SEPARATOR);
 
   private StoreKeys() {}
 
+  /** The common two-part key, without the varargs array and joiner the general form costs. */
+  static String of(String first, String second) {
+    return first + SEPARATOR + second;
+  }
+
   static String of(String... parts) {
-    return String.join(String.valueOf(SEPARATOR), parts);
+    return String.join(SEPARATOR_STRING, parts);
   }
 
   /** Everything under {@code prefix}: [prefix + NUL, prefix + \u0001), as an inclusive range. */
