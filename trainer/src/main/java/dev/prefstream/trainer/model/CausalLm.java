@@ -297,12 +297,11 @@ public final class CausalLm implements AutoCloseable {
       last[i] = promptLengths[i] - 1;
     }
     NDArray at = m.create(last, new Shape(b, 1, 1)).repeat(2, c); // (B, 1, C)
-    NDArray xPromptLast =
-        x.get(":, 0:" + promptTokens + ", :").reshape(b, p, c).gather(at, 1); // (B, 1, C)
+    NDList xParts = x.split(new long[] {promptTokens}, 1);
+    NDArray xPromptLast = xParts.get(0).reshape(b, p, c).gather(at, 1); // (B, 1, C)
     NDArray xKept =
         NDArrays.concat(
-            new NDList(xPromptLast.reshape(1, b, c), x.get(":, " + promptTokens + ":, :")),
-            1); // (1, B + k B R, C)
+            new NDList(xPromptLast.reshape(1, b, c), xParts.get(1)), 1); // (1, B + k B R, C)
     Block top = blocks.get(lastLayer);
     xKept =
         xKept.add(
@@ -319,8 +318,9 @@ public final class CausalLm implements AutoCloseable {
                 lastQueries(m, promptLengths, p),
                 adapter));
     xKept = xKept.add(mlp(lastLayer, top, rmsNorm(xKept, top.postNorm), adapter));
-    NDArray promptLast = xKept.get(":, 0:" + b + ", :").reshape(b, 1, c); // (B, 1, C)
-    NDArray responses = xKept.get(":, " + b + ":, :").reshape(rows, r, c); // (k B, R, C)
+    NDList keptParts = xKept.split(new long[] {b}, 1);
+    NDArray promptLast = keptParts.get(0).reshape(b, 1, c); // (B, 1, C)
+    NDArray responses = keptParts.get(1).reshape(rows, r, c); // (k B, R, C)
     NDList tiled = new NDList();
     for (int i = 0; i < k; i++) {
       tiled.add(promptLast);
@@ -364,10 +364,10 @@ public final class CausalLm implements AutoCloseable {
     NDArray[] rq = new NDArray[3];
     for (int i = 0; i < 3; i++) {
       long heads = i == 0 ? nh : nkv;
-      NDArray t = all[i].squeeze(0); // (heads, total, hs)
-      pq[i] = t.get(":, 0:" + promptTokens + ", :").reshape(heads, b, p, hs).transpose(1, 0, 2, 3);
-      rq[i] =
-          t.get(":, " + promptTokens + ":, :").reshape(heads, rows, r, hs).transpose(1, 0, 2, 3);
+      // split, not two slices: a slice's backward fills a zero array of the whole input per piece
+      NDList parts = all[i].squeeze(0).split(new long[] {promptTokens}, 1); // (heads, total, hs)
+      pq[i] = parts.get(0).reshape(heads, b, p, hs).transpose(1, 0, 2, 3);
+      rq[i] = parts.get(1).reshape(heads, rows, r, hs).transpose(1, 0, 2, 3);
     }
     NDArray qp = rope(pq[0], promptPos.cos(), promptPos.sin()); // (B, nh, P, hs)
     NDArray kp = rope(pq[1], promptPos.cos(), promptPos.sin()); // (B, nkv, P, hs)
