@@ -55,7 +55,7 @@ import org.apache.kafka.common.utils.Utils;
  * the outputs; throughput is taken between the moments 10% and 100% of the expected outputs became
  * visible, so start-up (rebalance, store creation) is left out and reported separately, and counts
  * the outputs that became visible inside that window (transactions become visible whole: a fast
- * pipe's first commit holds a third of its outputs, work done before the window). Rounds alternate
+ * pipe's first commit can hold a third of its outputs, work done before the window). Rounds alternate
  * pipe and ingest; the first round warms the JVM and the summary takes the best of the later ones
  * (noise on a shared machine only ever slows a run down).
  *
@@ -658,7 +658,7 @@ public final class IngestBenchmark {
     /**
      * Outputs visible to read_committed readers now: the last stable offsets' distance from the
      * start. It counts the transactions' commit markers too, one per partition and commit (tens in
-     * a run of 100,000 outputs), which is below the measurement's resolution.
+     * a round of 100,000s of outputs), which is below the measurement's resolution.
      */
     private long visibleNow() {
       Map<TopicPartition, Long> stable = consumer.endOffsets(startOffsets.keySet());
