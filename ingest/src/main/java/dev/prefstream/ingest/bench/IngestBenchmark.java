@@ -55,9 +55,9 @@ import org.apache.kafka.common.utils.Utils;
  * the outputs; throughput is taken between the moments 10% and 100% of the expected outputs became
  * visible, so start-up (rebalance, store creation) is left out and reported separately, and counts
  * the outputs that became visible inside that window (transactions become visible whole: a fast
- * pipe's first commit can hold a third of its outputs, work done before the window). Rounds alternate
- * pipe and ingest; the first round warms the JVM and the summary takes the best of the later ones
- * (noise on a shared machine only ever slows a run down).
+ * pipe's first commit can hold a third of its outputs, work done before the window). Rounds
+ * alternate pipe and ingest; the first round warms the JVM and the summary takes the best of the
+ * later ones (noise on a shared machine only ever slows a run down).
  *
  * <p>Everything the run creates lives under its own topic prefix and application ids, and its
  * topics are deleted at the end, so it can run against a shared cluster without touching
