@@ -400,11 +400,7 @@ public final class IngestBenchmark {
       double startupSeconds,
       double cpuMicrosPerEvent,
       double jitSeconds,
-      double windowEvents) {}
-
-  /** The arithmetic of a measurement window, apart from the clocks that feed it. */
-  static final class Window {
-    private Window() {}
+      double windowEvents) {
 
     /**
      * Rates over the window between the moment at least a tenth of the {@code expected} outputs
@@ -413,7 +409,7 @@ public final class IngestBenchmark {
      * outputs that became visible inside it: the outputs are spread evenly over the input, so
      * outputs and events are proportional.
      */
-    static Measured measure(
+    static Measured inWindow(
         int events,
         int expected,
         long visibleAtStart,
@@ -678,7 +674,7 @@ public final class IngestBenchmark {
         throw new IllegalStateException(
             "not all " + expected + " outputs arrived within 10 minutes");
       }
-      return Window.measure(
+      return Measured.inWindow(
           events,
           expected,
           visibleAtTenPercent,

@@ -44,7 +44,7 @@ class IngestBenchmarkResultTest {
     // a pipe whose first commit made 30,000 of 100,000 outputs visible at once: the window from
     // then to the last commit (0.2 s) holds the other 70%, so 70,000 events in 0.2 s, not 90,000
     var measured =
-        IngestBenchmark.Window.measure(
+        IngestBenchmark.Measured.inWindow(
             100_000, 100_000, 30_000, 200_000_000L, 1_000_000_000L, 1_400_000_000L, 250);
     assertThat(measured.eventsPerSecond()).isCloseTo(350_000, within(1e-6));
     assertThat(measured.windowEvents()).isCloseTo(70_000, within(1e-9));
@@ -53,14 +53,15 @@ class IngestBenchmarkResultTest {
     assertThat(measured.jitSeconds()).isCloseTo(0.25, within(1e-12));
     // outputs stand for events in proportion: 120,000 outputs of 100,000 events, 24,000 before
     assertThat(
-            IngestBenchmark.Window.measure(100_000, 120_000, 24_000, 1_000_000_000L, 0, 0, 0)
+            IngestBenchmark.Measured.inWindow(100_000, 120_000, 24_000, 1_000_000_000L, 0, 0, 0)
                 .eventsPerSecond())
         .isCloseTo(80_000, within(1e-6));
   }
 
   @Test
   void aWindowWithoutRoomForARateIsAnErrorNotANumber() {
-    assertThatThrownBy(() -> IngestBenchmark.Window.measure(1_000, 1_000, 950, 1_000_000L, 0, 0, 0))
+    assertThatThrownBy(
+            () -> IngestBenchmark.Measured.inWindow(1_000, 1_000, 950, 1_000_000L, 0, 0, 0))
         .isInstanceOf(IllegalStateException.class)
         .hasMessageContaining("950 of 1,000 outputs")
         .hasMessageContaining("--events");
