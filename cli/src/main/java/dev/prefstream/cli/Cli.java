@@ -10,13 +10,17 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * Turns bad option values into usage errors, and invalid settings, unusable chat templates or
- * conversations, and I/O failures into one-line messages.
+ * conversations, conditions met at run time (an IllegalStateException: a benchmark with too few
+ * events to measure, a stack not there) and I/O failures into one-line messages.
  */
 final class Cli {
 
   private Cli() {}
 
-  /** Runs {@code body}; an IllegalArgumentException becomes a ParameterException (exit 2). */
+  /**
+   * Runs {@code body}; an IllegalArgumentException becomes a ParameterException (exit 2, with the
+   * usage), an IllegalStateException one line on stderr (exit 1).
+   */
   static int run(CommandSpec spec, Callable<Integer> body) {
     try {
       return body.call();
@@ -28,9 +32,10 @@ final class Cli {
       // the model's chat template or the data: not a usage error, so no option list
       spec.commandLine().getErr().println("prefstream " + spec.name() + ": " + e.getMessage());
       return 1;
-    } catch (IllegalArgumentException | IllegalStateException e) {
+    } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
-    } catch (IOException | UncheckedIOException e) {
+    } catch (IllegalStateException | IOException | UncheckedIOException e) {
+      // not the options' fault: the usage would only bury the message
       spec.commandLine().getErr().println("prefstream " + spec.name() + ": " + e.getMessage());
       return 1;
     } catch (Exception e) {
