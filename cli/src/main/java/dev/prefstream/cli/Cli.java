@@ -26,20 +26,26 @@ final class Cli {
       return body.call();
     } catch (ConfigException e) {
       // a setting, named with its value: not a usage error, so no option list
-      spec.commandLine().getErr().println("prefstream " + spec.name() + ": " + e.getMessage());
+      spec.commandLine().getErr().println(commandName(spec) + ": " + e.getMessage());
       return 2;
     } catch (TemplateException e) {
       // the model's chat template or the data: not a usage error, so no option list
-      spec.commandLine().getErr().println("prefstream " + spec.name() + ": " + e.getMessage());
+      spec.commandLine().getErr().println(commandName(spec) + ": " + e.getMessage());
       return 1;
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
     } catch (IllegalStateException | IOException | UncheckedIOException e) {
       // not the options' fault: the usage would only bury the message
-      spec.commandLine().getErr().println("prefstream " + spec.name() + ": " + e.getMessage());
+      spec.commandLine().getErr().println(commandName(spec) + ": " + e.getMessage());
       return 1;
     } catch (Exception e) {
       throw new CommandLine.ExecutionException(spec.commandLine(), e.toString(), e);
     }
+  }
+
+  /** "prefstream bench ingest" for bench's ingest command: the words a user typed. */
+  private static String commandName(CommandSpec spec) {
+    String qualified = spec.qualifiedName();
+    return qualified.startsWith("prefstream") ? qualified : "prefstream " + qualified;
   }
 }

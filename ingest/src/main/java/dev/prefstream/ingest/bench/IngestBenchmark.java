@@ -573,8 +573,23 @@ public final class IngestBenchmark {
         .getProcessCpuTime();
   }
 
-  /** Deletes what the run created, the ingest rounds' internal topics included (best effort). */
+  /**
+   * Deletes what the run created (best effort): its topics, the ingest rounds' internal topics
+   * included, and the registry subjects of its topics.
+   */
   private void deleteQuietly(Admin admin, List<String> created) {
+    try {
+      for (Topics.TopicSpec topic : topics.all(1)) {
+        registry.deleteSubject(ConfluentAvro.subject(topic.name(), false));
+        registry.deleteSubject(ConfluentAvro.subject(topic.name(), true));
+      }
+    } catch (RuntimeException e) {
+      progress.accept(
+          "could not delete the registry subjects of the benchmark's topics ("
+              + topics.prefix()
+              + "*): "
+              + e);
+    }
     try {
       Set<String> internal =
           admin.listTopics().names().get(30, TimeUnit.SECONDS).stream()

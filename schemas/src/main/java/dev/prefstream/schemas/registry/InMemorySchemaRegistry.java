@@ -99,6 +99,12 @@ public final class InMemorySchemaRegistry implements SchemaRegistry {
     compatibility.put(subject, level);
   }
 
+  @Override
+  public synchronized void deleteSubject(String subject) {
+    subjects.remove(subject);
+    compatibility.remove(subject);
+  }
+
   private static SchemaRegistryException notFound(String message, int code) {
     return new SchemaRegistryException(message, 404, code, null);
   }

@@ -192,6 +192,22 @@ public final class RestSchemaRegistry implements SchemaRegistry {
     send("PUT", "/config/" + enc(subject), body.toString());
   }
 
+  @Override
+  public void deleteSubject(String subject) {
+    String path = "/subjects/" + enc(subject);
+    for (String query : new String[] {"", "?permanent=true"}) {
+      try {
+        send("DELETE", path + query, null);
+      } catch (SchemaRegistryException e) {
+        // not there: never registered, or (Apicurio) the first delete was already permanent
+        if (!e.isNotFound()) {
+          throw e;
+        }
+      }
+    }
+    idBySubjectAndSchema.keySet().removeIf(key -> key.startsWith(subject + '\u0000'));
+  }
+
   private static String schemaBody(Schema schema) {
     return JSON.createObjectNode().put("schema", schema.toString()).toString();
   }

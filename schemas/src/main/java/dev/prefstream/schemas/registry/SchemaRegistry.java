@@ -33,6 +33,13 @@ public interface SchemaRegistry {
   /** Sets the compatibility level of {@code subject}, e.g. BACKWARD. */
   void setCompatibility(String subject, String level);
 
+  /**
+   * Deletes {@code subject} and all its versions for good (Confluent's API: a soft delete, then a
+   * permanent one); a subject that is not there is not an error. The schemas' ids stay readable
+   * wherever another subject uses them.
+   */
+  void deleteSubject(String subject);
+
   /** One registered version of a subject. */
   record SubjectVersion(String subject, int version, int id, Schema schema) {}
 

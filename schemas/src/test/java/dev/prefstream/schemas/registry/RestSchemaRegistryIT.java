@@ -111,6 +111,21 @@ class RestSchemaRegistryIT {
   }
 
   @Test
+  void aDeletedSubjectIsGoneForGoodAndCanBeRegisteredAfresh() {
+    Schema schema = FeedbackEvent.getClassSchema();
+    registry.register("gone-value", schema);
+    registry.deleteSubject("gone-value");
+    assertThatThrownBy(() -> registry.versions("gone-value"))
+        .isInstanceOfSatisfying(
+            SchemaRegistryException.class, e -> assertThat(e.isNotFound()).isTrue());
+    registry.deleteSubject("gone-value"); // not there: no error
+    registry.deleteSubject("never-there-value");
+    // registering again is not answered from the client's cache: the subject exists again
+    registry.register("gone-value", schema);
+    assertThat(registry.versions("gone-value")).hasSize(1);
+  }
+
+  @Test
   void backwardCompatibleEvolutionIsAcceptedAndBreakingChangeRefused() {
     registry.register("t2-value", FeedbackEvent.getClassSchema());
     Schema v2 = withOptionalField(FeedbackEvent.getClassSchema(), "locale");
