@@ -10,8 +10,8 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * Turns bad option values into usage errors, and invalid settings, unusable chat templates or
- * conversations, conditions met at run time (an IllegalStateException: a benchmark with too few
- * events to measure, a stack not there) and I/O failures into one-line messages.
+ * conversations, conditions met at run time (an IllegalStateException, e.g. a benchmark with too
+ * few events to measure) and I/O failures into one-line messages.
  */
 final class Cli {
 

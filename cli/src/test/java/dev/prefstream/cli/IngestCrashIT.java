@@ -347,7 +347,10 @@ class IngestCrashIT {
       return records;
     }
 
-    /** The event ids of every record read, one entry per record (a pair: its chosen event). */
+    /**
+     * The event ids of every record read, one entry per record (a pair: the first event it came
+     * from).
+     */
     List<String> ids() {
       return records.stream().map(r -> ids.apply(r).get(0)).toList();
     }
