@@ -50,17 +50,35 @@ def seconds(block):
     return None if not m else int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
 
 
+def across_midnight(times):
+    """Seconds of the day made to grow across midnight, in recording order (None stays None).
+
+    jfr prints times of day only; a recording under 12 hours long that passes midnight shows a
+    jump back of nearly a day there, and later samples would otherwise count as the earliest.
+    """
+    out, day, previous = [], 0.0, None
+    for t in times:
+        if t is not None:
+            if previous is not None and t + day < previous - 43200:
+                day += 86400
+            t += day
+            previous = t
+        out.append(t)
+    return out
+
+
 def main(path, last=1.0):
     out = subprocess.run(
         ["jfr", "print", "--events", "jdk.ExecutionSample", "--stack-depth", "128", path],
         check=True, capture_output=True, text=True).stdout
     blocks = out.split("jdk.ExecutionSample")[1:]
-    times = [t for t in map(seconds, blocks) if t is not None]
+    stamps = across_midnight([seconds(block) for block in blocks])
+    times = [t for t in stamps if t is not None]
     since = max(times) - last * (max(times) - min(times)) if times and last < 1 else None
     counts = collections.Counter()
     total = 0
-    for block in blocks:
-        if since is not None and (seconds(block) or 0) < since:
+    for block, stamp in zip(blocks, stamps):
+        if since is not None and (stamp or 0) < since:
             continue
         thread = re.search(r'sampledThread = "(.*?)"', block)
         if not thread or not re.search(r"StreamThread-\d+$", thread.group(1)):
