@@ -26,21 +26,22 @@ final class Cli {
       return body.call();
     } catch (ConfigException e) {
       // a setting, named with its value: not a usage error, so no option list
-      spec.commandLine().getErr().println(commandName(spec) + ": " + e.getMessage());
-      return 2;
-    } catch (TemplateException e) {
-      // the model's chat template or the data: not a usage error, so no option list
-      spec.commandLine().getErr().println(commandName(spec) + ": " + e.getMessage());
-      return 1;
+      return oneLine(spec, e, 2);
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
-    } catch (IllegalStateException | IOException | UncheckedIOException e) {
-      // not the options' fault: the usage would only bury the message
-      spec.commandLine().getErr().println(commandName(spec) + ": " + e.getMessage());
-      return 1;
+    } catch (TemplateException | IllegalStateException | IOException | UncheckedIOException e) {
+      // the model's chat template, the data, a condition met at run time, I/O: not the options'
+      // fault, and the usage would only bury the message
+      return oneLine(spec, e, 1);
     } catch (Exception e) {
       throw new CommandLine.ExecutionException(spec.commandLine(), e.toString(), e);
     }
+  }
+
+  /** Prints {@code e}'s message as one line on stderr, after the command's name. */
+  private static int oneLine(CommandSpec spec, Exception e, int exitCode) {
+    spec.commandLine().getErr().println(commandName(spec) + ": " + e.getMessage());
+    return exitCode;
   }
 
   /** "prefstream bench ingest" for bench's ingest command: the words a user typed. */
