@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 /**
  * {@code prefstream} commands in child JVMs, for the ITs that kill a process, expect an exit status
@@ -84,6 +85,37 @@ final class ChildCli {
     }
     throw new AssertionError(
         "no line '" + prefix + "' within " + limit + ":\n" + tail(output) + threadDump(process));
+  }
+
+  /**
+   * Waits until {@code condition} holds, checking every {@code pause}; fails, with the process's
+   * output and threads, when the process exits first or {@code limit} passes.
+   */
+  static void awaitCondition(
+      Process process,
+      Path output,
+      BooleanSupplier condition,
+      String what,
+      Duration limit,
+      Duration pause)
+      throws Exception {
+    long deadline = System.nanoTime() + limit.toNanos();
+    while (System.nanoTime() < deadline) {
+      if (!process.isAlive()) {
+        throw new AssertionError(
+            "the process exited ("
+                + process.exitValue()
+                + ") waiting for: "
+                + what
+                + "\n"
+                + tail(output));
+      }
+      if (condition.getAsBoolean()) {
+        return;
+      }
+      Thread.sleep(pause.toMillis());
+    }
+    throw new AssertionError("never happened: " + what + "\n" + tail(output) + threadDump(process));
   }
 
   /** The last 80 lines of {@code output}. */

@@ -92,8 +92,10 @@ class IngestCrashIT {
     List<String> expectedPairs = new ArrayList<>();
     Map<String, String> expectedDead = new HashMap<>();
     Process first = ingest(); // it creates the topics the tails read
-    try (Tail<PreferencePair> pairs = new Tail<>(TOPICS.pairs(), PreferencePair.class);
-        Tail<Rejection> dead = new Tail<>(TOPICS.deadLetters(), Rejection.class);
+    try (Tail<PreferencePair> pairs =
+            new Tail<>(TOPICS.pairs(), PreferencePair.class, p -> p.getEventIds().get(0));
+        Tail<Rejection> dead =
+            new Tail<>(TOPICS.deadLetters(), Rejection.class, Rejection::getEventId);
         KafkaProducer<byte[], byte[]> producer = producer()) {
       List<String> calm = send(producer, "a-", 100);
       sendLimited(producer, limitedAt, 0, 2);
@@ -278,22 +280,8 @@ class IngestCrashIT {
   }
 
   private static void await(Process ingest, BooleanSupplier done, String what) throws Exception {
-    long deadline = System.nanoTime() + LIMIT.toNanos();
-    while (System.nanoTime() < deadline) {
-      if (done.getAsBoolean()) {
-        return;
-      }
-      if (!ingest.isAlive()) {
-        throw new AssertionError(
-            "ingest exited (" + ingest.exitValue() + ") before " + what + ":\n" + log());
-      }
-      Thread.sleep(100);
-    }
-    throw new AssertionError("no " + what + " within " + LIMIT + ":\n" + log());
-  }
-
-  private static String log() {
-    return ChildCli.tail(dir.resolve("ingest-" + runs + ".log"));
+    Path output = dir.resolve("ingest-" + runs + ".log"); // the running ingest is the latest
+    ChildCli.awaitCondition(ingest, output, done, what, LIMIT, Duration.ofMillis(100));
   }
 
   /**
@@ -303,15 +291,15 @@ class IngestCrashIT {
   private static final class Tail<T extends SpecificRecord> implements AutoCloseable {
     private final KafkaConsumer<byte[], byte[]> consumer;
     private final ConfluentAvro<T> codec;
+    private final Function<T, String> id;
     private final List<T> records = new ArrayList<>();
-    private final Function<T, List<String>> ids;
+    private final List<String> ids = new ArrayList<>();
+    private final Set<String> seen = new HashSet<>();
 
-    Tail(String topic, Class<T> type) {
+    /** {@code id}: the event a record came from (a pair: the first of its events). */
+    Tail(String topic, Class<T> type, Function<T, String> id) {
       this.codec = new ConfluentAvro<>(type, new RestSchemaRegistry(stack.registryUrl()), false);
-      this.ids =
-          type == PreferencePair.class
-              ? r -> ((PreferencePair) r).getEventIds()
-              : r -> List.of(((Rejection) r).getEventId());
+      this.id = id;
       this.consumer =
           new KafkaConsumer<>(
               Map.of(
@@ -339,7 +327,10 @@ class IngestCrashIT {
 
     void poll() {
       for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(100))) {
-        records.add(codec.decode(r.value()));
+        T record = codec.decode(r.value());
+        records.add(record);
+        ids.add(id.apply(record));
+        seen.add(id.apply(record));
       }
     }
 
@@ -347,22 +338,19 @@ class IngestCrashIT {
       return records;
     }
 
-    /**
-     * The event ids of every record read, one entry per record (a pair: the first event it came
-     * from).
-     */
+    /** The event ids of every record read, one entry per record. */
     List<String> ids() {
-      return records.stream().map(r -> ids.apply(r).get(0)).toList();
+      return ids;
     }
 
     Set<String> idsSeen() {
       poll();
-      return new HashSet<>(ids());
+      return seen;
     }
 
     long countStartingWith(String prefix) {
       poll();
-      return ids().stream().filter(id -> id.startsWith(prefix)).count();
+      return ids.stream().filter(id -> id.startsWith(prefix)).count();
     }
 
     @Override

@@ -328,28 +328,13 @@ class TrainerCrashIT {
 
   private static void awaitCondition(Process trainer, BooleanSupplier condition, String what)
       throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
-    while (System.nanoTime() < deadline) {
-      if (!trainer.isAlive()) {
-        throw new AssertionError(
-            "the trainer exited ("
-                + trainer.exitValue()
-                + ") waiting for: "
-                + what
-                + "\n"
-                + ChildCli.tail(outputs.get(trainer)));
-      }
-      if (condition.getAsBoolean()) {
-        return;
-      }
-      Thread.sleep(500);
-    }
-    throw new AssertionError(
-        "never happened: "
-            + what
-            + "\n"
-            + ChildCli.tail(outputs.get(trainer))
-            + ChildCli.threadDump(trainer));
+    ChildCli.awaitCondition(
+        trainer,
+        outputs.get(trainer),
+        condition,
+        what,
+        Duration.ofMinutes(3),
+        Duration.ofMillis(500));
   }
 
   private static Topics ensureTopics(String prefix) {
